@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.urls import reverse
+
+from accounts import secrets
+
+
+class Account(models.Model):
+    class Protocol(models.TextChoices):
+        IMAP = "imap", "IMAP"
+        POP3 = "pop3", "POP3"
+
+    class Security(models.TextChoices):
+        SSL = "ssl", "Implicit TLS"
+        STARTTLS = "starttls", "STARTTLS"
+        NONE = "none", "None (plain text)"
+
+    class AuthMethod(models.TextChoices):
+        PASSWORD = "password", "Password"
+        OAUTH2 = "oauth2", "OAuth2"
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    provider = models.CharField(max_length=40, default="custom")
+    protocol = models.CharField(max_length=8, choices=Protocol, default=Protocol.IMAP)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=993)
+    security = models.CharField(max_length=10, choices=Security, default=Security.SSL)
+    username = models.CharField(max_length=320)
+    auth_method = models.CharField(max_length=10, choices=AuthMethod, default=AuthMethod.PASSWORD)
+    # Fernet token bound to this row's uid; never the clear secret.
+    secret_encrypted = models.TextField(blank=True, default="")
+    tls_verify = models.BooleanField("verify TLS certificate", default=True)
+    tls_fingerprint = models.CharField(
+        "pinned certificate SHA-256", max_length=95, blank=True, default=""
+    )
+    notes = models.TextField(blank=True, default="")
+    max_connections = models.PositiveSmallIntegerField(default=4)
+    bandwidth_limit = models.PositiveIntegerField(
+        "bandwidth cap (bytes/s)", null=True, blank=True
+    )
+    daily_budget_mb = models.PositiveIntegerField("daily download budget (MB)", null=True, blank=True)
+    capabilities = models.JSONField(default=list, blank=True)
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_test_ok = models.BooleanField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:detail", args=[self.pk])
+
+    def set_secret(self, value: str) -> None:
+        self.secret_encrypted = secrets.encrypt(value, owner=str(self.uid), field="secret")
+
+    def get_secret(self) -> str:
+        if not self.secret_encrypted:
+            raise secrets.SecretError(f"Account {self.name!r} has no stored password.")
+        return secrets.decrypt(self.secret_encrypted, owner=str(self.uid), field="secret")
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)

@@ -1,0 +1,51 @@
+"""What /healthz reports: the database, Redis, and whether a worker sent a heartbeat lately."""
+
+from __future__ import annotations
+
+import time
+
+from django.db import connection
+
+from backupweb.redis import get_redis
+
+WORKER_KEY_PREFIX = "backupweb:worker:"
+WORKER_HEARTBEAT_SECONDS = 10
+# A worker is alive if it wrote its heartbeat within the last three beats.
+WORKER_HEARTBEAT_TTL = 3 * WORKER_HEARTBEAT_SECONDS
+
+
+def check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def check_redis() -> str:
+    get_redis().ping()
+    return "ok"
+
+
+def check_worker() -> str:
+    names = list(get_redis().scan_iter(f"{WORKER_KEY_PREFIX}*", count=100))
+    if not names:
+        raise RuntimeError("no Celery worker heartbeat in the last 30 seconds")
+    return "ok"
+
+
+def record_worker_heartbeat(hostname: str) -> None:
+    get_redis().set(f"{WORKER_KEY_PREFIX}{hostname}", int(time.time()), ex=WORKER_HEARTBEAT_TTL)
+
+
+CHECKS = {"database": check_database, "redis": check_redis, "worker": check_worker}
+
+
+def run_checks() -> tuple[bool, dict[str, str]]:
+    results: dict[str, str] = {}
+    healthy = True
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # a health check reports every failure, whatever its kind
+            healthy = False
+            results[name] = f"error: {type(exc).__name__}: {exc}"
+    return healthy, results

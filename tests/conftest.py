@@ -1,0 +1,48 @@
+"""Fixtures for real servers: one Dovecot and one Redis per test session, users per test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.redis import RedisServer
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    server = Dovecot.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_user(dovecot: Dovecot) -> MailUser:
+    """A fresh, empty mailbox on the session's Dovecot."""
+    return dovecot.add_user()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer.start()
+    previous = os.environ.get("REDIS_URL")
+    os.environ["REDIS_URL"] = server.url
+    yield server
+    server.stop()
+    if previous is None:
+        os.environ.pop("REDIS_URL", None)
+    else:
+        os.environ["REDIS_URL"] = previous
+
+
+@pytest.fixture
+def use_redis(redis_server, settings):
+    """Point the app (settings and its cached client) at the test Redis."""
+    from backupweb.redis import get_redis
+
+    settings.REDIS_URL = redis_server.url
+    settings.CELERY_BROKER_URL = redis_server.url
+    get_redis.cache_clear()
+    yield redis_server
+    get_redis.cache_clear()
