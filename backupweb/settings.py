@@ -180,7 +180,10 @@ SECURE_CSP = {
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
-SECURE_REFERRER_POLICY = "no-referrer"
+# "same-origin", not "no-referrer": with no-referrer Chromium sends `Origin: null` on form posts,
+# which Django's CSRF origin check rightly refuses. Other origins still get no referrer; the
+# message viewer's own responses send no-referrer.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "SAMEORIGIN"  # the message viewer frames its own body URL
 SESSION_COOKIE_HTTPONLY = True
