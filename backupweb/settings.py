@@ -164,6 +164,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# Jobs (jobs/runner.py): a running run heartbeats and renews its account lease every
+# JOBS_HEARTBEAT_SECONDS; one silent for JOBS_STALE_SECONDS is marked interrupted by the reaper,
+# which beat runs every JOBS_HOUSEKEEPING_SECONDS, and resumed up to JOBS_MAX_ATTEMPTS times.
+JOBS_HEARTBEAT_SECONDS = env.int("JOBS_HEARTBEAT_SECONDS", default=10)
+JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=120)
+JOBS_HOUSEKEEPING_SECONDS = env.int("JOBS_HOUSEKEEPING_SECONDS", default=60)
+JOBS_MAX_ATTEMPTS = env.int("JOBS_MAX_ATTEMPTS", default=3)
+JOBS_TRANSIENT_RETRIES = env.int("JOBS_TRANSIENT_RETRIES", default=3)
+JOBS_RETRY_BACKOFF_SECONDS = env.int("JOBS_RETRY_BACKOFF_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE = {
+    "jobs-housekeeping": {"task": "jobs.housekeeping", "schedule": JOBS_HOUSEKEEPING_SECONDS},
+}
+# Notifications: site-default Apprise URLs, separated by spaces (an URL may hold commas), used by
+# jobs without their own.
+NOTIFY_URLS = env_secret("NOTIFY_URLS").split()
+# /metrics: with a token, scrapers send "Authorization: Bearer <token>"; without, login is needed.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+
 # Email (notifications and password resets).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
