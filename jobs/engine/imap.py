@@ -1,0 +1,444 @@
+"""The IMAP side of a backup: a read-only session over IMAPClient.
+
+Everything here speaks the protocol and nothing else: list folders (with delimiter, special-use
+and, where the server has LIST-STATUS, the status of every folder in one round trip), EXAMINE,
+UID SEARCH with a date range, fetch sizes, then bodies with BODY.PEEK[] (never BODY[], which
+would set \\Seen), flag changes via CHANGEDSINCE and expunges via VANISHED (RFC 7162).
+Storing what was fetched is `jobs/engine/folder.py`'s job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import imaplib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from imapclient import IMAPClient
+from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.response_parser import parse_fetch_response, parse_response
+
+# A literal larger than this is refused before it is read: a hostile `{99999999999}` must not
+# make us allocate it (SECURITY.md). Real messages are far smaller.
+MAX_LITERAL = 1 << 30
+# UIDs per command line: keeps command lines short even for sparse UID sets.
+UIDS_PER_COMMAND = 2000
+SPECIAL_USE = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+# Folder attributes some servers (and XLIST) use instead of RFC 6154 special-use.
+SPECIAL_USE_ALIASES = {"\\Spam": "\\Junk", "\\AllMail": "\\All", "\\Inbox": ""}
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    messages: int
+    uidnext: int
+    uidvalidity: int
+    highest_modseq: int | None = None
+
+
+@dataclass(frozen=True)
+class ServerFolder:
+    raw_name: str  # exactly as on the wire (modified UTF-7), decoded as ASCII
+    name: str  # for display
+    delimiter: str
+    flags: tuple[str, ...]
+    special_use: str = ""
+    status: FolderStatus | None = None
+
+    @property
+    def selectable(self) -> bool:
+        return not any(f.lower() in ("\\noselect", "\\nonexistent") for f in self.flags)
+
+
+@dataclass(frozen=True)
+class Examined:
+    uidvalidity: int
+    uidnext: int
+    exists: int
+    highest_modseq: int | None
+
+
+@dataclass
+class Fetched:
+    """One message as the server sent it (bytes untouched)."""
+
+    uid: int
+    raw: bytes
+    flags: list[str]
+    internal_date: dt.datetime | None
+    size: int
+    gm_msgid: int | None = None
+    gm_labels: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What a cheap FETCH tells about a message before its body is downloaded."""
+
+    uid: int
+    size: int
+    internal_date: dt.datetime | None = None
+    message_id: str = ""
+    gm_msgid: int | None = None
+
+
+class ImapSession:
+    """A logged-in IMAPClient used read-only, with the extensions the server offers turned on."""
+
+    def __init__(self, client: IMAPClient, on_bytes: Callable[[int], None] | None = None):
+        self.client = client
+        client.folder_encode = False  # we keep raw names ourselves
+        client.normalise_times = False  # aware datetimes, as the server sent them
+        client._imap.debug = 0  # imaplib formats every line for its debug log otherwise
+        self._guard_reads(on_bytes)
+        caps = {
+            c.decode().upper() if isinstance(c, bytes) else c.upper() for c in client.capabilities()
+        }
+        self.capabilities = caps
+        self.gmail = "X-GM-EXT-1" in caps
+        self.list_status = "LIST-STATUS" in caps
+        self.esearch = "ESEARCH" in caps
+        self.condstore = False
+        self.qresync = False
+        self._enable_rfc7162()
+
+    def _guard_reads(self, on_bytes: Callable[[int], None] | None) -> None:
+        imap = self.client._imap
+        read = imap.read
+
+        def bounded_read(size: int) -> bytes:
+            if size > MAX_LITERAL:
+                raise imaplib.IMAP4.abort(f"the server announced a {size}-byte literal")
+            data = read(size)
+            if on_bytes:
+                on_bytes(len(data))
+            return data
+
+        imap.read = bounded_read
+
+    def _enable_rfc7162(self) -> None:
+        caps = self.capabilities
+        if "QRESYNC" in caps and "ENABLE" in caps:
+            enabled = {e.upper() for e in self.client.enable("QRESYNC", "CONDSTORE")}
+            self.qresync = b"QRESYNC" in enabled
+            self.condstore = self.qresync or b"CONDSTORE" in enabled
+        elif "CONDSTORE" in caps:
+            if "ENABLE" in caps:
+                self.client.enable("CONDSTORE")
+            self.condstore = True
+
+    # -- folders ---------------------------------------------------------------------------
+
+    def list_folders(self) -> list[ServerFolder]:
+        """Every folder, with its status where LIST-STATUS gives it for free."""
+        items = ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (
+            ["HIGHESTMODSEQ"] if self.condstore else []
+        )
+        returns = []
+        if "SPECIAL-USE" in self.capabilities:
+            returns.append("SPECIAL-USE")
+        if self.list_status:
+            returns.append(f"STATUS ({' '.join(items)})")
+        args = ['""', '"*"'] + ([f"RETURN ({' '.join(returns)})"] if returns else [])
+        imap = self.client._imap
+        typ, data = imap._simple_command("LIST", *args)
+        _check(typ, data, "LIST")
+        listed = imap.untagged_responses.pop("LIST", [])
+        statuses = _parse_statuses(imap.untagged_responses.pop("STATUS", []))
+        return [
+            _server_folder(flags, delim, raw, statuses.get(_text(raw)))
+            for flags, delim, raw in _chunks3(parse_response(_clean(listed)))
+        ]
+
+    def status(self, raw_name: str) -> FolderStatus:
+        items = ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (
+            ["HIGHESTMODSEQ"] if self.condstore else []
+        )
+        result = self.client.folder_status(raw_name, items)
+        return _status_from(dict(result))
+
+    def examine(self, raw_name: str) -> Examined:
+        info = self.client.select_folder(raw_name, readonly=True)
+        modseq = info.get(b"HIGHESTMODSEQ") if self.condstore else None
+        return Examined(
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            uidnext=int(info.get(b"UIDNEXT", 0)),
+            exists=int(info.get(b"EXISTS", 0)),
+            highest_modseq=int(modseq) if modseq is not None else None,
+        )
+
+    # -- searching -------------------------------------------------------------------------
+
+    def search_uids(
+        self,
+        first_uid: int = 1,
+        since: dt.date | None = None,
+        before: dt.date | None = None,
+    ) -> list[int]:
+        """UIDs >= first_uid (server-side date range), ascending."""
+        criteria = [f"UID {first_uid}:*"] if first_uid > 1 else ["ALL"]
+        if since:
+            criteria.append(f"SINCE {_imap_date(since)}")
+        if before:
+            criteria.append(f"BEFORE {_imap_date(before)}")
+        if self.esearch:
+            uids = self._esearch(" ".join(criteria))
+        else:
+            uids = [int(u) for u in self.client.search(" ".join(criteria))]
+        # "n:*" always matches the highest UID, even when it is below n.
+        return sorted(u for u in uids if u >= first_uid)
+
+    def _esearch(self, criteria: str) -> list[int]:
+        imap = self.client._imap
+        typ, data = imap._simple_command("UID", "SEARCH", "RETURN (ALL)", criteria)
+        _check(typ, data, "UID SEARCH")
+        found: list[int] = []
+        for line in imap.untagged_responses.pop("ESEARCH", []):
+            words = _line_bytes(line).split()
+            for key, value in zip(words, words[1:]):
+                if key.upper() == b"ALL":
+                    found.extend(parse_sequence_set(value.decode()))
+        return found
+
+    # -- fetching --------------------------------------------------------------------------
+
+    def fetch_meta(self, uids: Iterable[int], envelope: bool = False) -> dict[int, Meta]:
+        """Sizes (and X-GM-MSGID, and for re-mapping Message-ID and internal date)."""
+        items = ["RFC822.SIZE"]
+        if envelope:
+            items += ["INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+        if self.gmail:
+            items.append("X-GM-MSGID")
+        found: dict[int, Meta] = {}
+        for chunk in _chunked(sorted(uids), UIDS_PER_COMMAND):
+            for uid, data in self.client.fetch(chunk, items).items():
+                found[uid] = _meta(uid, data)
+        return found
+
+    def fetch_bodies(self, uids: list[int]) -> list[Fetched]:
+        """Bodies with BODY.PEEK[] (flags stay as they are), in the order asked."""
+        items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[]"]
+        if self.gmail:
+            items += ["X-GM-MSGID", "X-GM-LABELS"]
+        response = self.client.fetch(uids, items)
+        return [_fetched(uid, response[uid]) for uid in uids if uid in response]
+
+    def fetch_flags(
+        self, uids: str = "1:*", changed_since: int | None = None
+    ) -> tuple[dict[int, list[str]], list[int]]:
+        """Flags (of messages changed since a modseq) and, with QRESYNC, the UIDs vanished."""
+        items = ["FLAGS"]
+        modifiers = None
+        if changed_since is not None:
+            modifiers = [f"CHANGEDSINCE {changed_since}"] + (["VANISHED"] if self.qresync else [])
+        imap = self.client._imap
+        imap.untagged_responses.pop("VANISHED", None)
+        tag = imap._command("UID", "FETCH", uids, f"({' '.join(items)})", *_paren(modifiers))
+        typ, data = imap._command_complete("FETCH", tag)
+        _check(typ, data, "UID FETCH")
+        vanished = _vanished(imap.untagged_responses.pop("VANISHED", []))
+        typ, data = imap._untagged_response(typ, data, "FETCH")
+        parsed = parse_fetch_response(data, False, True)
+        flags = {uid: _flags(d.get(b"FLAGS", ())) for uid, d in parsed.items() if b"FLAGS" in d}
+        return flags, vanished
+
+    def logout(self) -> None:
+        try:
+            self.client.logout()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            try:
+                self.client.shutdown()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def batches_by_bytes(sizes: dict[int, int], limit: int) -> Iterator[list[int]]:
+    """UIDs in ascending order, grouped so each group's bytes stay under `limit`.
+
+    A message bigger than the limit travels alone."""
+    batch: list[int] = []
+    total = 0
+    for uid in sorted(sizes):
+        size = sizes[uid]
+        if batch and total + size > limit:
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
+def parse_sequence_set(text: str) -> list[int]:
+    uids: list[int] = []
+    for part in text.split(","):
+        if ":" in part:
+            low, high = sorted(int(x) for x in part.split(":"))
+            uids.extend(range(low, high + 1))
+        elif part:
+            uids.append(int(part))
+    return uids
+
+
+def sequence_set(uids: Iterable[int]) -> str:
+    """A compact UID set ("1:5,9,12:14") for command lines."""
+    ranges: list[str] = []
+    ordered = sorted(set(uids))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        ranges.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(ranges)
+
+
+def decode_name(raw_name: str) -> str:
+    try:
+        return decode_utf7(raw_name.encode("ascii"))
+    except (UnicodeError, ValueError):
+        return raw_name
+
+
+# -- response helpers ----------------------------------------------------------------------
+
+
+def _check(typ: str, data: list, command: str) -> None:
+    if typ != "OK":
+        detail = _line_bytes(data[0]).decode(errors="replace") if data and data[0] else ""
+        raise imaplib.IMAP4.error(f"{command} failed: {detail}")
+
+
+def _line_bytes(item) -> bytes:
+    if isinstance(item, tuple):
+        return item[0]
+    return item if isinstance(item, bytes) else str(item).encode()
+
+
+def _clean(items: list) -> list:
+    return [item for item in items if item not in (b"", None)]
+
+
+def _chunks3(parsed: list) -> Iterator[tuple]:
+    for i in range(0, len(parsed) - 2, 3):
+        yield parsed[i], parsed[i + 1], parsed[i + 2]
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", errors="surrogateescape")
+    return str(value)
+
+
+def _server_folder(flags, delim, raw, status: FolderStatus | None) -> ServerFolder:
+    flag_names = tuple(_text(f) for f in flags)
+    special = ""
+    for flag in flag_names:
+        canonical = SPECIAL_USE_ALIASES.get(flag, flag)
+        if canonical in SPECIAL_USE:
+            special = canonical
+    raw_name = _text(raw)
+    return ServerFolder(
+        raw_name=raw_name,
+        name=decode_name(raw_name),
+        delimiter=_text(delim) if delim else "",
+        flags=flag_names,
+        special_use=special,
+        status=status,
+    )
+
+
+def _parse_statuses(lines: list) -> dict[str, FolderStatus]:
+    statuses = {}
+    for parsed in (parse_response(_clean([line])) for line in lines):
+        if len(parsed) >= 2:
+            items = dict(zip(parsed[-1][::2], parsed[-1][1::2]))
+            statuses[_text(parsed[0])] = _status_from(items)
+    return statuses
+
+
+def _status_from(items: dict) -> FolderStatus:
+    items = {_text(k).upper(): v for k, v in items.items()}
+    modseq = items.get("HIGHESTMODSEQ")
+    return FolderStatus(
+        messages=int(items.get("MESSAGES", 0)),
+        uidnext=int(items.get("UIDNEXT", 0)),
+        uidvalidity=int(items.get("UIDVALIDITY", 0)),
+        highest_modseq=int(modseq) if modseq is not None else None,
+    )
+
+
+def _imap_date(day: dt.date) -> str:
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    return f"{day.day}-{months[day.month - 1]}-{day.year}"
+
+
+def _chunked(items: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _paren(modifiers: list[str] | None) -> list[str]:
+    return [f"({' '.join(modifiers)})"] if modifiers else []
+
+
+def _flags(values) -> list[str]:
+    # \Recent belongs to a session, not to the message: keeping it would make every run
+    # see flag "changes".
+    return [_text(v) for v in values if _text(v).lower() != "\\recent"]
+
+
+def _labels(values) -> list[str]:
+    return [decode_name(_text(v)) for v in values or ()]
+
+
+def _meta(uid: int, data: dict) -> Meta:
+    header = b""
+    for key, value in data.items():
+        if key.startswith(b"BODY[HEADER.FIELDS") and isinstance(value, bytes):
+            header = value
+    return Meta(
+        uid=uid,
+        size=int(data.get(b"RFC822.SIZE", 0)),
+        internal_date=data.get(b"INTERNALDATE"),
+        message_id=_message_id(header),
+        gm_msgid=_opt_int(data.get(b"X-GM-MSGID")),
+    )
+
+
+def _message_id(header: bytes) -> str:
+    text = header.decode("latin-1").replace("\r\n ", " ").replace("\r\n\t", " ")
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "message-id":
+            return value.strip()
+    return ""
+
+
+def _opt_int(value) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _fetched(uid: int, data: dict) -> Fetched:
+    raw = data.get(b"BODY[]")
+    if raw is None:
+        raw = b""
+    return Fetched(
+        uid=uid,
+        raw=raw,
+        flags=_flags(data.get(b"FLAGS", ())),
+        internal_date=data.get(b"INTERNALDATE"),
+        size=int(data.get(b"RFC822.SIZE", len(raw))),
+        gm_msgid=_opt_int(data.get(b"X-GM-MSGID")),
+        gm_labels=_labels(data.get(b"X-GM-LABELS")),
+    )
+
+
+def _vanished(lines: list) -> list[int]:
+    uids: list[int] = []
+    for line in lines:
+        words = _line_bytes(line).decode().split()
+        if words:
+            uids.extend(parse_sequence_set(words[-1]))
+    return uids
