@@ -1,0 +1,329 @@
+"""Content-addressed blob store: raw message bytes by sha256, compressed, optionally encrypted.
+
+A blob's path comes from its hash only (`<root>/blobs/ab/cd/<sha256>`), never from anything a
+message or a server chose, so no input can steer a write outside the root. The file format is in
+`archive/blobformat.py`.
+
+Write order (SECURITY.md "Storage"): temp file in the final directory, fsync, rename, fsync the
+directory, re-read and re-hash the renamed file; only then may the caller commit a row pointing
+at it. A crash at any step leaves either nothing under the final name or a complete blob (an
+orphan until the row is committed); temp files left by a crash are named `.tmp-*` and are
+cleaned by `archive.verify.remove_stale_temp_files`.
+
+`BlobBackend` is the whole interface the rest of the app uses, so an S3-compatible backend can
+follow by implementing it; `get_store()` picks the configured one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from archive.blobformat import (
+    CHUNK,
+    ONE_SHOT_LIMIT,
+    BlobCorrupt,
+    BlobError,
+    BlobKeyError,
+    BlobMissing,
+    BlobReader,
+    decode_bytes,
+    encode_to,
+    key_id,
+    parse_key,
+)
+
+__all__ = [
+    "BlobBackend",
+    "BlobCorrupt",
+    "BlobError",
+    "BlobKeyError",
+    "BlobMissing",
+    "BlobStore",
+    "get_store",
+    "sha256_of",
+]
+
+TEMP_PREFIX = ".tmp-"
+
+
+def sha256_of(raw: bytes | memoryview) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+class BlobBackend(Protocol):
+    """What any blob store offers. Every read verifies the hash."""
+
+    def put(self, raw: bytes) -> tuple[str, int]: ...
+    def put_many(self, raws: list[bytes]) -> list[tuple[str, int]]: ...
+    def get(self, sha256: str) -> bytes: ...
+    def open_stream(self, sha256: str) -> BinaryIO: ...
+    def exists(self, sha256: str) -> bool: ...
+    def stored_size(self, sha256: str) -> int: ...
+    def iter_hashes(self) -> Iterable[str]: ...
+
+
+def _check_hash(sha256: str) -> str:
+    # The hash becomes a path: accept exactly 64 lowercase hex digits and nothing else.
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError("A blob name is 64 lowercase hex digits.")
+    return sha256
+
+
+class BlobStore:
+    """Blobs as files under `root` (a local disk or a mounted volume)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        encryption_key: str | bytes | None = None,
+        old_keys: Iterable[str | bytes] = (),
+    ):
+        self.root = Path(root)
+        self.blob_dir = self.root / "blobs"
+        self.quarantine_dir = self.root / "quarantine"
+        self.key = parse_key(encryption_key)
+        # Every key that may decrypt, by id: the current one and any retired ones.
+        self._keys = {key_id(k): k for k in [self.key, *map(parse_key, old_keys)] if k}
+        self._known_dirs: set[Path] = set()
+        self._dir_lock = threading.Lock()
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    def path_for(self, sha256: str) -> Path:
+        _check_hash(sha256)
+        return self.blob_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def stored_size(self, sha256: str) -> int:
+        try:
+            return self.path_for(sha256).stat().st_size
+        except FileNotFoundError:
+            raise BlobMissing(f"Blob {sha256} is missing from the store.") from None
+
+    def iter_hashes(self) -> Iterable[str]:
+        """Every complete blob in the store (temp files excluded)."""
+        if not self.blob_dir.is_dir():
+            return
+        for first in sorted(self.blob_dir.iterdir()):
+            for second in sorted(first.iterdir()) if first.is_dir() else ():
+                for entry in sorted(second.iterdir()) if second.is_dir() else ():
+                    if not entry.name.startswith(TEMP_PREFIX):
+                        yield entry.name
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, sha256: str) -> bytes:
+        """The raw bytes, verified against the hash (raises BlobCorrupt / BlobMissing)."""
+        path = self.path_for(sha256)
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise BlobMissing(f"Blob {sha256} is missing from the store.") from None
+        with f:
+            if os.fstat(f.fileno()).st_size <= ONE_SHOT_LIMIT:
+                return decode_bytes(f.read(), sha256, self._keys)
+            reader = BlobReader(f, sha256, self._keys)
+            buf = bytearray(reader.size)
+            view = memoryview(buf)
+            filled = 0
+            while filled < reader.size and (n := reader.readinto(view[filled:])):
+                filled += n
+            if reader.readinto(bytearray(1)):  # must be at the end: this also verifies
+                raise BlobCorrupt(f"Blob {sha256} decodes to more than {reader.size} bytes.")
+            if filled != reader.size:
+                raise BlobCorrupt(f"Blob {sha256} decodes to {filled} bytes, not {reader.size}.")
+            del view
+            return bytes(buf)
+
+    def open_stream(self, sha256: str) -> BinaryIO:
+        """A buffered reader of the raw bytes; the hash is checked when the end is read."""
+        import io
+
+        path = self.path_for(sha256)
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise BlobMissing(f"Blob {sha256} is missing from the store.") from None
+        try:
+            return io.BufferedReader(BlobReader(f, sha256, self._keys), buffer_size=CHUNK)
+        except BaseException:
+            f.close()
+            raise
+
+    def verify(self, sha256: str) -> None:
+        """Read the whole blob and check it; raises BlobError subclasses, returns None if good."""
+        with self.open_stream(sha256) as r:
+            while r.read(CHUNK):
+                pass
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def put(self, raw: bytes) -> tuple[str, int]:
+        """Store `raw` durably; returns (sha256, stored size). Same bytes are stored once."""
+        return self.put_many([raw])[0]
+
+    def put_many(self, raws: list[bytes]) -> list[tuple[str, int]]:
+        """Store several blobs durably, batching the fsyncs; results in the order given."""
+        hashes = [sha256_of(raw) for raw in raws]
+        pending: dict[str, tuple[bytes, Path]] = {}
+        for sha, raw in zip(hashes, raws, strict=True):
+            if sha not in pending and not self.exists(sha):
+                pending[sha] = (raw, self.path_for(sha))
+        temps = self._write_temps(pending)
+        try:
+            self._sync_files([tmp for tmp, _ in temps.values()])
+            for sha, (tmp, _) in temps.items():
+                os.replace(tmp, pending[sha][1])
+        except BaseException:
+            for tmp, _ in temps.values():
+                _unlink_quietly(tmp)
+            raise
+        self._sync_dirs({path.parent for _, path in pending.values()})
+        for sha, (_, path) in pending.items():
+            self._reverify(sha, path)
+        return [(sha, self.stored_size(sha)) for sha in hashes]
+
+    def put_file(self, f: BinaryIO) -> tuple[str, int]:
+        """Store the content of a seekable binary file (an import) without reading it whole."""
+        h = hashlib.sha256()
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+        sha = h.hexdigest()
+        if self.exists(sha):
+            return sha, self.stored_size(sha)
+        f.seek(0)
+        # The streaming encoder takes a buffer: map the file rather than read it into memory.
+        import mmap
+
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return self.put(b"")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            if sha256_of(mm) != sha:
+                raise BlobError("The file changed while it was being stored.")
+            return self.put_many([mm])[0]  # type: ignore[list-item]
+
+    def _write_temps(self, pending: dict[str, tuple[bytes, Path]]) -> dict[str, tuple[str, int]]:
+        temps: dict[str, tuple[str, int]] = {}
+        try:
+            for sha, (raw, path) in pending.items():
+                self._ensure_dir(path.parent)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{sha[:16]}-")
+                temps[sha] = (tmp, 0)
+                with os.fdopen(fd, "wb", buffering=CHUNK) as out:
+                    temps[sha] = (tmp, encode_to(raw, sha, self.key, out))
+        except BaseException:
+            for tmp, _ in temps.values():
+                _unlink_quietly(tmp)
+            raise
+        return temps
+
+    def _sync_files(self, paths: list[str]) -> None:
+        # One syncfs for a large batch is far cheaper than one journal commit per file.
+        if len(paths) >= SYNCFS_BATCH and _syncfs(self.blob_dir):
+            return
+        for p in paths:
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _sync_dirs(self, dirs: set[Path]) -> None:
+        if len(dirs) >= SYNCFS_BATCH and _syncfs(self.blob_dir):
+            return
+        for d in dirs:
+            _fsync_dir(d)
+
+    def _ensure_dir(self, d: Path) -> None:
+        if d in self._known_dirs:
+            return
+        with self._dir_lock:
+            missing = [p for p in (d.parent.parent, d.parent, d) if not p.is_dir()]
+            for p in missing:
+                p.mkdir(parents=True, exist_ok=True)
+                _fsync_dir(p.parent)  # the new entry must survive a crash too
+            self._known_dirs.add(d)
+
+    def _reverify(self, sha256: str, path: Path) -> None:
+        try:
+            self.verify(sha256)
+        except BlobCorrupt:
+            self.quarantine(sha256)
+            raise
+
+    def quarantine(self, sha256: str) -> Path:
+        """Move a bad blob aside (never delete it): it no longer counts as stored."""
+        src = self.path_for(sha256)
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.quarantine_dir / f"{sha256}.{os.urandom(4).hex()}"
+        os.replace(src, dest)
+        _fsync_dir(src.parent)
+        return dest
+
+
+SYNCFS_BATCH = 16
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _load_syncfs():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNCFS = _load_syncfs()
+
+
+def _syncfs(path: Path) -> bool:
+    """Flush the whole filesystem holding `path` (Linux); False where that is not available."""
+    if _SYNCFS is None:
+        return False
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return _SYNCFS(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+_stores: dict[tuple, BlobStore] = {}
+_stores_lock = threading.Lock()
+
+
+def get_store() -> BlobStore:
+    """The store configured by settings.ARCHIVE_ROOT and settings.ARCHIVE_ENCRYPTION_KEY."""
+    from django.conf import settings
+
+    old = tuple(getattr(settings, "ARCHIVE_OLD_ENCRYPTION_KEYS", ()) or ())
+    config = (str(settings.ARCHIVE_ROOT), settings.ARCHIVE_ENCRYPTION_KEY or None, old)
+    with _stores_lock:
+        store = _stores.get(config)
+        if store is None:
+            store = _stores[config] = BlobStore(config[0], config[1], old)
+        return store

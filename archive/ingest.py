@@ -1,0 +1,167 @@
+"""Putting fetched messages into the archive: blobs first, then rows, in one transaction.
+
+Order matters (SECURITY.md "Storage"): every blob of the batch is durable and re-verified in the
+blob store before the transaction that creates the rows starts, so a crash at any moment leaves
+at worst orphan blobs (harmless: the next run finds the bytes already stored), never a row that
+points at a missing or partial blob.
+
+Transactions: `store_messages` runs its own `transaction.atomic()`; when the caller wraps the call
+in its own `transaction.atomic()` (the engine does, to advance `Folder.highest_uid` with the batch),
+that becomes a savepoint and everything commits together with the caller's block. Alternatively,
+pass `in_transaction=callable`: it is called inside the same transaction, after the rows exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from archive.blobstore import BlobBackend, get_store
+from archive.models import Blob, Folder, Message, ParkedMessage
+from archive.parsing import ParsedHeaders, parse_message
+
+
+@dataclass
+class FetchedMessage:
+    uid: int
+    raw: bytes
+    flags: list[str]
+    internal_date: datetime | None
+    size: int
+    gm_msgid: int | None = None
+    gm_labels: list[str] = field(default_factory=list)
+    pop3_uidl: str = ""
+
+
+def folder_uidvalidity(folder: Folder) -> int:
+    """The UIDVALIDITY stored on a folder's messages (0 where there is none: POP3)."""
+    return folder.uidvalidity or 0
+
+
+def store_messages(
+    folder: Folder,
+    fetched: Sequence[FetchedMessage],
+    *,
+    store: BlobBackend | None = None,
+    in_transaction: Callable[[list[Message]], None] | None = None,
+) -> list[Message]:
+    """Archive a batch of messages of one folder; returns the Message rows created now.
+
+    Messages whose (folder, uidvalidity, uid) is already archived are skipped (and not
+    returned), so replaying a batch after a crash duplicates nothing. Blob rows are shared:
+    the same bytes in another folder or account point at the same Blob. Header parsing never
+    raises: a message it cannot read is stored with what could be parsed and `parse_error` set.
+    Matching ParkedMessage rows are removed: those UIDs are now archived.
+    """
+    if not fetched:
+        return []
+    store = store or get_store()
+    uidvalidity = folder_uidvalidity(folder)
+    # Durable blobs first, outside the transaction (fsyncs must not hold database locks).
+    stored = store.put_many([m.raw for m in fetched])
+    parsed = [parse_message(m.raw) for m in fetched]
+    now = timezone.now()
+    with transaction.atomic():
+        _create_blobs(fetched, stored, now)
+        existing = set(
+            Message.objects.filter(
+                folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
+            ).values_list("uid", flat=True)
+        )
+        new_rows = _new_rows(folder, uidvalidity, fetched, stored, parsed, existing, now)
+        created = Message.objects.bulk_create(new_rows)
+        ParkedMessage.objects.filter(
+            folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
+        ).delete()
+        if created:
+            Folder.objects.filter(pk=folder.pk).update(
+                message_count=F("message_count") + len(created),
+                total_bytes=F("total_bytes") + sum(len(m.raw) for m in fetched_for(created)),
+            )
+        if in_transaction is not None:
+            in_transaction(created)
+    return created
+
+
+def fetched_for(created: list[Message]) -> list[FetchedMessage]:
+    return [m._fetched for m in created]  # type: ignore[attr-defined]
+
+
+def _create_blobs(
+    fetched: Sequence[FetchedMessage], stored: list[tuple[str, int]], now: datetime
+) -> None:
+    rows = {}
+    for msg, (sha, stored_size) in zip(fetched, stored, strict=True):
+        rows.setdefault(sha, Blob(sha256=sha, size=len(msg.raw), stored_size=stored_size))
+        rows[sha].created_at = now
+    known = set(Blob.objects.filter(sha256__in=list(rows)).values_list("sha256", flat=True))
+    # ignore_conflicts: another worker may insert the same blob row at the same moment.
+    Blob.objects.bulk_create(
+        [row for sha, row in rows.items() if sha not in known], ignore_conflicts=True
+    )
+
+
+def _new_rows(
+    folder: Folder,
+    uidvalidity: int,
+    fetched: Sequence[FetchedMessage],
+    stored: list[tuple[str, int]],
+    parsed: list[ParsedHeaders],
+    existing: set[int],
+    now: datetime,
+) -> list[Message]:
+    rows: list[Message] = []
+    seen = set(existing)
+    for msg, (sha, _), headers in zip(fetched, stored, parsed, strict=True):
+        if msg.uid in seen:
+            continue
+        seen.add(msg.uid)
+        row = Message(
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=msg.uid,
+            pop3_uidl=msg.pop3_uidl,
+            blob_id=sha,
+            flags=[str(f) for f in msg.flags],
+            internal_date=msg.internal_date,
+            size=msg.size if msg.size else len(msg.raw),
+            message_id=headers.message_id,
+            subject=headers.subject,
+            from_addr=headers.from_addr,
+            to_addrs=headers.to_addrs,
+            cc_addrs=headers.cc_addrs,
+            date=headers.date,
+            has_attachments=headers.has_attachments,
+            first_seen_at=now,
+            gm_msgid=msg.gm_msgid,
+            gm_labels=[str(label) for label in msg.gm_labels],
+            parse_error=headers.error,
+        )
+        row._fetched = msg  # type: ignore[attr-defined]
+        rows.append(row)
+    return rows
+
+
+def park_message(folder: Folder, uid: int, error: str) -> ParkedMessage:
+    """Record that `uid` failed (fetch or store); the next run retries it. Never raises on repeats."""
+    uidvalidity = folder_uidvalidity(folder)
+    now = timezone.now()
+    with transaction.atomic():
+        parked, created = ParkedMessage.objects.select_for_update().get_or_create(
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            defaults={"error": error[:2000], "first_failed_at": now, "last_failed_at": now},
+        )
+        if not created:
+            parked.error = error[:2000]
+            parked.attempts = F("attempts") + 1
+            parked.last_failed_at = now
+            parked.save(update_fields=["error", "attempts", "last_failed_at"])
+            parked.refresh_from_db()
+    return parked

@@ -1,0 +1,260 @@
+"""Header parsing for listing and search: bounded, forgiving, and it never raises.
+
+The raw bytes are archived before any parsing happens; this module only extracts what the
+archive lists (Message-ID, subject, from, to, cc, date, has-attachments). Python's `email`
+package is not used for the structure because its costs grow without bound on hostile input
+(SECURITY.md "Parsing limits": 100,000 parts take ~17 s, depth 5,000 breaks it): instead a small
+scanner walks the MIME tree over the original buffer (no copies) with caps on header bytes,
+depth, part count and time. Past a cap the message keeps what was found and `error` says why.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from archive.charsets import decode_header_value, decode_text
+
+MAX_HEADER_BYTES = 100_000
+MAX_DEPTH = 50
+MAX_PARTS = 1_000
+TIME_LIMIT = 2.0  # seconds per message
+MAX_FIELD_CHARS = {"subject": 2_000, "from": 2_000, "to": 20_000, "cc": 20_000}
+MAX_MESSAGE_ID = 998
+
+_FIELD_RE = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+_LINE_RE = re.compile(rb"\r\n|\n|\r")
+_WANTED = {b"message-id", b"subject", b"from", b"to", b"cc", b"date", b"content-type",
+           b"content-disposition"}  # fmt: skip
+
+
+class ParseLimit(Exception):
+    """A cap was hit: what was parsed so far stands, with this note."""
+
+
+@dataclass
+class ParsedHeaders:
+    message_id: str = ""
+    subject: str = ""
+    from_addr: str = ""
+    to_addrs: str = ""
+    cc_addrs: str = ""
+    date: datetime | None = None
+    has_attachments: bool = False
+    error: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_message(raw: bytes, *, time_limit: float = TIME_LIMIT) -> ParsedHeaders:
+    """What the archive lists about `raw`. Never raises; `error` is "" when all went well."""
+    result = ParsedHeaders()
+    try:
+        _parse_into(result, raw, time.monotonic() + time_limit)
+    except ParseLimit as e:
+        result.notes.append(str(e))
+    except Exception as e:  # noqa: BLE001 - parsing must never fail a backup
+        result.notes.append(f"unexpected parser error: {type(e).__name__}")
+    result.error = "; ".join(result.notes)
+    return result
+
+
+def _parse_into(result: ParsedHeaders, raw: bytes, deadline: float) -> None:
+    start = _skip_preamble(raw)
+    fields, body_start, notes = read_header_block(raw, start, len(raw))
+    result.notes.extend(notes)
+    _fill_envelope(result, fields)
+    scanner = _MimeScanner(raw, deadline)
+    try:
+        scanner.scan_entity(fields, body_start, len(raw), depth=0)
+    finally:
+        result.has_attachments = scanner.has_attachments
+
+
+def _skip_preamble(raw: bytes) -> int:
+    pos = 3 if raw.startswith(b"\xef\xbb\xbf") else 0  # a UTF-8 BOM before the headers
+    if raw.startswith(b"From ", pos):  # an mbox separator line left in front of the message
+        nl = raw.find(b"\n", pos, pos + MAX_HEADER_BYTES)
+        pos = nl + 1 if nl >= 0 else pos
+    return pos
+
+
+def read_header_block(
+    raw: bytes, start: int, end: int
+) -> tuple[dict[bytes, list[bytes]], int, list[str]]:
+    """Unfolded header fields of interest (lowercase name -> values) and where the body starts.
+
+    Reads at most MAX_HEADER_BYTES; a header block that goes on longer is cut there (noted).
+    """
+    limit = min(end, start + MAX_HEADER_BYTES)
+    fields: dict[bytes, list[bytes]] = {}
+    notes: list[str] = []
+    pos, current = start, None
+    while pos < limit:
+        m = _LINE_RE.search(raw, pos, limit)
+        line_end, next_pos = (m.start(), m.end()) if m else (limit, limit)
+        if line_end == pos:  # the empty line: the body starts after it
+            return fields, next_pos, notes
+        line = raw[pos:line_end]
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current[-1] += b" " + line.strip()
+        elif fm := _FIELD_RE.match(line):
+            name = fm.group(1).lower()
+            current = fields.setdefault(name, []) if name in _WANTED else None
+            if current is not None:
+                current.append(line[fm.end() :].strip())
+        else:
+            # Like Python's parser: a line that is not a header ends the header block.
+            if pos != start:
+                notes.append("header block ends without an empty line")
+            return fields, pos, notes
+        if m is None and limit < end:
+            break
+        pos = next_pos
+    if limit < end and pos >= limit:
+        notes.append(f"header block over {MAX_HEADER_BYTES // 1000} KB, the rest was not read")
+        nxt = raw.find(b"\n\n", limit, end)
+        return fields, (nxt + 2 if nxt >= 0 else end), notes
+    return fields, end, notes
+
+
+def _fill_envelope(result: ParsedHeaders, fields: dict[bytes, list[bytes]]) -> None:
+    def text(name: bytes, cap: int, join: bool = False) -> str:
+        values = fields.get(name) or []
+        values = values if join else values[:1]
+        out = ", ".join(decode_header_value(v[: cap * 4]) for v in values)
+        return " ".join(out.split())[:cap]
+
+    result.subject = text(b"subject", MAX_FIELD_CHARS["subject"])
+    result.from_addr = text(b"from", MAX_FIELD_CHARS["from"])
+    result.to_addrs = text(b"to", MAX_FIELD_CHARS["to"], join=True)
+    result.cc_addrs = text(b"cc", MAX_FIELD_CHARS["cc"], join=True)
+    result.message_id = _message_id(fields.get(b"message-id", [b""])[0])
+    result.date = _date(fields.get(b"date", [b""])[0])
+
+
+_MSGID_RE = re.compile(r"<[^<>\s]+>")
+
+
+def _message_id(value: bytes) -> str:
+    text = decode_text(value[: MAX_MESSAGE_ID * 4], "utf-8").strip()
+    m = _MSGID_RE.search(text)
+    found = m.group(0) if m else (text.split()[0] if text.split() else "")
+    return "".join(ch for ch in found if ch.isprintable())[:MAX_MESSAGE_ID]
+
+
+def _date(value: bytes) -> datetime | None:
+    from email.utils import parsedate_to_datetime
+
+    text = " ".join(decode_text(value[:200], "latin-1").split())
+    if not text:
+        return None
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:  # "-0000" or no zone: RFC 5322 says unknown, UTC is the best guess
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return parsed if 1900 <= parsed.year <= 2200 else None
+
+
+# -- MIME structure ------------------------------------------------------------------------------
+
+_PARAM_RE = re.compile(
+    rb';\s*([!#$%&\'*+\-.0-9A-Z^_`a-z|~]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;\s]*)', re.S
+)
+
+
+def content_type(value: bytes | None) -> tuple[bytes, dict[bytes, bytes]]:
+    """(lowercase type/subtype, lowercase param name -> value) of a Content-Type-like header."""
+    if not value:
+        return b"", {}
+    main, _, _ = value.partition(b";")
+    params: dict[bytes, bytes] = {}
+    for m in _PARAM_RE.finditer(value, len(main)):
+        name, val = m.group(1).lower(), m.group(2)
+        if val.startswith(b'"'):
+            val = re.sub(rb"\\(.)", rb"\1", val[1:-1] if val.endswith(b'"') else val[1:])
+        params.setdefault(name, val)
+    return main.strip().lower(), params
+
+
+class _MimeScanner:
+    """Walks multipart bodies by their boundaries, counting parts and looking for attachments."""
+
+    def __init__(self, raw: bytes, deadline: float):
+        self.raw = raw
+        self.deadline = deadline
+        self.parts = 0
+        self.has_attachments = False
+
+    def scan_entity(self, fields: dict, body_start: int, end: int, depth: int) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise ParseLimit(f"more than {MAX_PARTS} MIME parts, the rest was not read")
+        if time.monotonic() > self.deadline:
+            raise ParseLimit("time limit reached while reading the MIME structure")
+        ctype, params = content_type((fields.get(b"content-type") or [b""])[0])
+        if ctype.startswith(b"multipart/") and params.get(b"boundary"):
+            if depth >= MAX_DEPTH:
+                raise ParseLimit(f"MIME nesting deeper than {MAX_DEPTH}, the rest was not read")
+            for start, stop in self._parts(params[b"boundary"], body_start, end):
+                part_fields, part_body, _ = read_header_block(self.raw, start, stop)
+                self.scan_entity(part_fields, part_body, stop, depth + 1)
+        elif depth > 0 and _is_attachment(ctype, fields):
+            self.has_attachments = True
+        elif depth == 0 and _disposition(fields)[0] == b"attachment":
+            self.has_attachments = True
+
+    def _parts(self, boundary: bytes, start: int, end: int):
+        """(start, end) of each body part between `--boundary` delimiter lines."""
+        delim = b"--" + boundary[:200].strip()
+        raw, pos, part_start = self.raw, start, None
+        while True:
+            i = raw.find(delim, pos, end)
+            if i < 0:
+                break
+            pos = i + len(delim)
+            if i != start and raw[i - 1 : i] not in (b"\n", b"\r"):
+                continue  # not at the start of a line
+            if part_start is not None:
+                yield part_start, _strip_eol(raw, part_start, i)
+            if raw.startswith(b"--", pos):
+                return  # the close delimiter
+            nl = _LINE_RE.search(raw, pos, end)
+            if nl is None:
+                return
+            part_start = pos = nl.end()
+        if part_start is not None:  # no close delimiter: the last part runs to the end
+            yield part_start, end
+
+
+def _strip_eol(raw: bytes, start: int, i: int) -> int:
+    # The line break before a delimiter belongs to the delimiter, not to the part.
+    if i - 2 >= start and raw[i - 2 : i] == b"\r\n":
+        return i - 2
+    if i - 1 >= start and raw[i - 1 : i] in (b"\n", b"\r"):
+        return i - 1
+    return i
+
+
+def _disposition(fields: dict) -> tuple[bytes, dict[bytes, bytes]]:
+    return content_type((fields.get(b"content-disposition") or [b""])[0])
+
+
+def _is_attachment(ctype: bytes, fields: dict) -> bool:
+    disposition, dparams = _disposition(fields)
+    if disposition == b"attachment":
+        return True
+    if ctype == b"message/rfc822":
+        return True
+    _, cparams = content_type((fields.get(b"content-type") or [b""])[0])
+    named = any(k.startswith((b"filename", b"name")) for k in (*dparams, *cparams))
+    # A named part counts unless it is explicitly inline (pictures in a signature, say).
+    return named and disposition != b"inline"
