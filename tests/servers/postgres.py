@@ -31,12 +31,13 @@ def pg_bin(name: str) -> str:
     raise RuntimeError(f"PostgreSQL's {name} not found: install Debian's postgresql package.")
 
 
-def as_server_user(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: drop to nobody for its processes."""
+def as_server_user() -> dict:
+    """Popen arguments that drop root (PostgreSQL refuses it) to nobody, with no wrapper process
+    in between, so signals reach the server itself."""
     if not RUNNING_AS_ROOT:
-        return command
-    user, _, _ = unprivileged_user()
-    return ["runuser", "-u", user, "--", *command]
+        return {}
+    _, uid, gid = unprivileged_user()
+    return {"user": uid, "group": gid, "extra_groups": [], "cwd": "/"}
 
 
 @dataclass
@@ -57,26 +58,26 @@ class Postgres:
         os.chmod(root, 0o700)
         data = root / "data"
         subprocess.run(
-            as_server_user(
-                [pg_bin("initdb"), "-D", str(data), "-U", "backupweb", "--auth=trust", "-E", "UTF8",
-                 "--no-sync"]  # fmt: skip
-            ),
+            [pg_bin("initdb"), "-D", str(data), "-U", "backupweb", "--auth=trust", "-E", "UTF8",
+             "--no-sync"],  # fmt: skip
             check=True,
             stdout=subprocess.DEVNULL,
+            **as_server_user(),
         )
         port = free_port()
         options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root}"
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         process = subprocess.Popen(
-            as_server_user([pg_bin("postgres"), "-D", str(data), *options.split()]),
+            [pg_bin("postgres"), "-D", str(data), *options.split()],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            **as_server_user(),
         )
         wait_for_port(port, proc=process)
         subprocess.run(
-            as_server_user([pg_bin("createdb"), "-h", str(root), "-p", str(port), "-U",
-                            "backupweb", "backupweb"]),  # fmt: skip
+            [pg_bin("createdb"), "-h", str(root), "-p", str(port), "-U", "backupweb", "backupweb"],
             check=True,
+            **as_server_user(),
         )
         return cls(root, port, process)
 
