@@ -1,0 +1,123 @@
+"""Notifications through Apprise URLs: email, JSON webhooks, ntfy, Slack, Matrix, Telegram, ...
+
+Each job has its own URLs (encrypted in the database) or falls back to the site default
+(settings.NOTIFY_URLS). The message names the job, the account, the error and links to the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import apprise
+from django.conf import settings
+
+from jobs.models import Job, JobRun
+
+logger = logging.getLogger(__name__)
+State = JobRun.State
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    detail: str
+
+
+def urls_for(job: Job | None) -> list[str]:
+    own = job.get_notify_urls() if job is not None else []
+    return own or list(settings.NOTIFY_URLS)
+
+
+def send(urls: list[str], title: str, body: str, kind: str = apprise.NotifyType.INFO) -> Outcome:
+    """Send one notification to every URL; ok only if all of them accepted it."""
+    if not urls:
+        return Outcome(False, "No notification URLs are configured (job or site default).")
+    ap = apprise.Apprise()
+    bad = [i + 1 for i, url in enumerate(urls) if not ap.add(url)]
+    if bad:
+        return Outcome(False, f"Notification URL number {', '.join(map(str, bad))} is not valid.")
+    text = apprise.NotifyFormat.TEXT
+    sent = ap.notify(title=title, body=body, notify_type=kind, body_format=text)
+    if not sent:
+        return Outcome(False, "At least one notification service refused or could not be reached.")
+    return Outcome(True, f"Sent to {len(urls)} notification URL(s).")
+
+
+def run_url(run: JobRun) -> str:
+    return settings.SITE_URL.rstrip("/") + run.get_absolute_url()
+
+
+def events_for(run: JobRun) -> list[str]:
+    """Which of the job's notification settings this finished run triggers."""
+    job = run.job
+    events = []
+    if run.state == State.FAILED and run.error_kind == "auth":
+        if job.notify_on_auth_failure:
+            events.append("authentication failed")
+    elif run.state in (State.FAILED, State.PARTIAL) and job.notify_on_failure:
+        events.append(run.state)
+    elif run.state == State.INTERRUPTED and "Quarantined" in run.error and job.notify_on_failure:
+        events.append("quarantined")
+    if run.messages_parked and job.notify_on_parked:
+        events.append("messages parked")
+    if run.state == State.SUCCEEDED and job.notify_on_success and not events:
+        events.append("succeeded")
+    return events
+
+
+def compose(run: JobRun, events: list[str]) -> tuple[str, str, str]:
+    """Title, body and Apprise type for a finished run."""
+    job = run.job
+    failed = any(e != "succeeded" for e in events)
+    title = f"backupweb: {job.get_kind_display().lower()} of {run.account.name} {events[0]}"
+    lines = [
+        f"Job: {job.name}",
+        f"Account: {run.account.name}",
+        f"State: {run.get_state_display()}",
+    ]
+    if run.error:
+        lines.append(f"Error: {run.error}")
+    if run.messages_parked:
+        lines.append(f"Parked messages (retried next run): {run.messages_parked}")
+    if run.summary:
+        lines.append(f"Summary: {run.summary}")
+    lines.append(f"Run: {run_url(run)}")
+    kind = apprise.NotifyType.FAILURE if failed else apprise.NotifyType.SUCCESS
+    return title, "\n".join(lines), kind
+
+
+def run_finished(run: JobRun) -> Outcome | None:
+    if run.state not in JobRun.FINISHED_STATES:
+        return None
+    events = events_for(run)
+    if not events:
+        return None
+    title, body, kind = compose(run, events)
+    outcome = send(urls_for(run.job), title, body, kind)
+    level = logging.INFO if outcome.ok else logging.WARNING
+    logger.log(level, "notification: %s", outcome.detail, extra={"run_id": run.pk})
+    return outcome
+
+
+def job_stale(job: Job, last_success: JobRun | None) -> bool:
+    when = last_success.finished_at.strftime("%Y-%m-%d %H:%M") if last_success else "never"
+    days = job.notify_stale_days
+    title = f"backupweb: no successful backup of {job.account.name} for {days} days"
+    body = "\n".join(
+        [
+            f"Job: {job.name}",
+            f"Account: {job.account.name}",
+            f"Last successful run: {when}",
+            f"Job: {settings.SITE_URL.rstrip('/')}{job.get_absolute_url()}",
+        ]
+    )
+    return send(urls_for(job), title, body, apprise.NotifyType.WARNING).ok
+
+
+def send_test(job: Job | None) -> Outcome:
+    name = job.name if job else "site default"
+    body = f"Test notification for {name}. If you read this, notifications work."
+    if job is not None:
+        body += f"\nJob: {settings.SITE_URL.rstrip('/')}{job.get_absolute_url()}"
+    return send(urls_for(job), "backupweb: test notification", body)

@@ -1,0 +1,110 @@
+"""Housekeeping that beat runs every minute: no run stays "running" or "queued" forever.
+
+- A running run whose heartbeat is older than JOBS_STALE_SECONDS lost its worker: it becomes
+  "interrupted" and a new run of the job resumes it (the engine resumes from committed state),
+  unless it was attempted JOBS_MAX_ATTEMPTS times already: then it is quarantined and reported.
+- A queued run whose Celery message was lost (Redis restarted empty) is sent again.
+- Jobs with "no successful run for N days" notifications are checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from jobs import leases, runner
+from jobs.models import Job, JobRun
+from jobs.progress import append_log
+
+logger = logging.getLogger(__name__)
+State = JobRun.State
+
+
+def housekeeping() -> dict[str, int]:
+    return {
+        "interrupted": reap_stale_runs(),
+        "resent": resend_lost_runs(),
+        "stale_notified": notify_stale_jobs(),
+    }
+
+
+def reap_stale_runs(now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.JOBS_STALE_SECONDS)
+    stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    count = 0
+    for run in JobRun.objects.filter(stale, state=State.RUNNING).select_related("job"):
+        message = (
+            f"The worker running this run stopped (no heartbeat for over "
+            f"{settings.JOBS_STALE_SECONDS} s)."
+        )
+        marked = JobRun.objects.filter(stale, pk=run.pk, state=State.RUNNING).update(
+            state=State.INTERRUPTED, finished_at=now, error=message, error_kind="stale"
+        )
+        if not marked:
+            continue  # it heartbeated or finished meanwhile
+        count += 1
+        leases.release(run.account_id, run.pk)
+        run.refresh_from_db()
+        _resume_or_quarantine(run, message)
+    return count
+
+
+def _resume_or_quarantine(run: JobRun, message: str) -> None:
+    stamp = f"{timezone.localtime():%H:%M:%S}"
+    if run.attempts >= settings.JOBS_MAX_ATTEMPTS:
+        error = (
+            f"{message} Quarantined: it was attempted {run.attempts} times and its worker died "
+            "each time, so it is not resumed automatically. Check the worker logs, then run "
+            "the job again."
+        )
+        JobRun.objects.filter(pk=run.pk).update(error=error)
+        append_log(run.pk, [f"{stamp} Interrupted. {error}"])
+        run.error = error
+        runner.notify_safely(run)
+        return
+    resume, created = runner.trigger(
+        run.job, run.trigger, only_folders=run.only_folders, resumes=run
+    )
+    append_log(run.pk, [f"{stamp} Interrupted: {message} Resumed by run #{resume.pk}."])
+    logger.info("run %s interrupted, resumed by %s", run.pk, resume.pk, extra={"run_id": run.pk})
+
+
+def resend_lost_runs(now: dt.datetime | None = None) -> int:
+    """Queued runs with no message for a while, whose account is free, are sent again."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.JOBS_STALE_SECONDS)
+    lost = JobRun.objects.filter(state=State.QUEUED).filter(
+        Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, queued_at__lt=cutoff)
+    )
+    lost = lost.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+    count = 0
+    for run in lost:
+        if leases.holder(run.account_id) is None:
+            runner.enqueue(run)
+            count += 1
+    return count
+
+
+def notify_stale_jobs(now: dt.datetime | None = None) -> int:
+    """Jobs asking to hear when they had no successful run for N days, told once per streak."""
+    from jobs import notify
+
+    now = now or timezone.now()
+    count = 0
+    for job in Job.objects.filter(enabled=True, notify_stale_days__isnull=False):
+        since = now - dt.timedelta(days=job.notify_stale_days)
+        last = job.runs.filter(state=State.SUCCEEDED).order_by("-finished_at").first()
+        last_ok = last.finished_at if last else job.created_at
+        if last_ok >= since:
+            continue
+        if job.stale_notified_at and job.stale_notified_at >= last_ok:
+            continue  # already told about this streak
+        if notify.job_stale(job, last):
+            count += 1
+        Job.objects.filter(pk=job.pk).update(stale_notified_at=now)
+    return count

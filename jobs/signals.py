@@ -1,0 +1,20 @@
+"""Keep each job's beat PeriodicTask in step with the job, whoever saved it (UI, admin, shell)."""
+
+from __future__ import annotations
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from jobs import schedules
+from jobs.models import Job
+
+
+@receiver(post_save, sender=Job, dispatch_uid="jobs-sync-schedule")
+def sync_schedule(sender, instance: Job, raw: bool = False, **kwargs) -> None:
+    if not raw:
+        schedules.sync_periodic_task(instance)
+
+
+@receiver(post_delete, sender=Job, dispatch_uid="jobs-remove-schedule")
+def remove_schedule(sender, instance: Job, **kwargs) -> None:
+    schedules.remove_periodic_task(instance)

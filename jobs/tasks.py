@@ -1,0 +1,29 @@
+"""Celery tasks: thin shells over jobs.runner and jobs.reaper. Messages carry ids only."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from jobs import reaper, runner
+from jobs.models import Job, JobRun
+
+
+@shared_task(name="jobs.run_job", bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_job(self, run_id: int) -> str | None:
+    run = runner.execute(run_id, worker=self.request.hostname or "")
+    return run.state if run else None
+
+
+@shared_task(name="jobs.fire_job")
+def fire_job(job_id: int) -> int | None:
+    """Beat fires this for scheduled jobs: queue a run (or join the queued one)."""
+    job = Job.objects.filter(pk=job_id, enabled=True).first()
+    if job is None:
+        return None
+    run, _ = runner.trigger(job, JobRun.Trigger.SCHEDULE)
+    return run.pk
+
+
+@shared_task(name="jobs.housekeeping")
+def housekeeping() -> dict[str, int]:
+    return reaper.housekeeping()
