@@ -49,3 +49,12 @@ class UnexpectedReply(PermanentError): ...
 
 class ConnectionDropped(TransientError):
     """An established connection broke mid-session."""
+
+
+# Added by the accounts issue: causes found before any byte reaches the server.
+class HostNotAllowed(PermanentError):
+    """The host resolves only to internal addresses and ALLOW_INTERNAL_HOSTS is off."""
+
+
+class SecretUnavailable(PermanentError):
+    """The account has no stored password, or it cannot be decrypted with the configured keys."""
