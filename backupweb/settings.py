@@ -163,6 +163,8 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = 512 * 1024  # KiB
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Our LOGGING (one line per event, secrets redacted) applies in workers too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Jobs (jobs/runner.py): a running run heartbeats and renews its account lease every
 # JOBS_HEARTBEAT_SECONDS; one silent for JOBS_STALE_SECONDS is marked interrupted by the reaper,
