@@ -80,6 +80,7 @@ class Meta:
     internal_date: dt.datetime | None = None
     message_id: str = ""
     gm_msgid: int | None = None
+    flags: tuple[str, ...] = ()
 
 
 class ImapSession:
@@ -195,7 +196,7 @@ class ImapSession:
         found: list[int] = []
         for line in imap.untagged_responses.pop("ESEARCH", []):
             words = _line_bytes(line).split()
-            for key, value in zip(words, words[1:]):
+            for key, value in zip(words, words[1:], strict=False):
                 if key.upper() == b"ALL":
                     found.extend(parse_sequence_set(value.decode()))
         return found
@@ -206,7 +207,7 @@ class ImapSession:
         """Sizes (and X-GM-MSGID, and for re-mapping Message-ID and internal date)."""
         items = ["RFC822.SIZE"]
         if envelope:
-            items += ["INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+            items += ["FLAGS", "INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
         if self.gmail:
             items.append("X-GM-MSGID")
         found: dict[int, Meta] = {}
@@ -215,9 +216,11 @@ class ImapSession:
                 found[uid] = _meta(uid, data)
         return found
 
-    def fetch_bodies(self, uids: list[int]) -> list[Fetched]:
-        """Bodies with BODY.PEEK[] (flags stay as they are), in the order asked."""
-        items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[]"]
+    def fetch_bodies(self, uids: list[int], body: bool = True) -> list[Fetched]:
+        """Bodies with BODY.PEEK[] (flags stay as they are), in the order asked.
+
+        With body=False only the rest (flags, dates, Gmail ids): for messages already archived."""
+        items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE"] + (["BODY.PEEK[]"] if body else [])
         if self.gmail:
             items += ["X-GM-MSGID", "X-GM-LABELS"]
         response = self.client.fetch(uids, items)
@@ -353,7 +356,7 @@ def _parse_statuses(lines: list) -> dict[str, FolderStatus]:
     statuses = {}
     for parsed in (parse_response(_clean([line])) for line in lines):
         if len(parsed) >= 2:
-            items = dict(zip(parsed[-1][::2], parsed[-1][1::2]))
+            items = dict(zip(parsed[-1][::2], parsed[-1][1::2], strict=False))
             statuses[_text(parsed[0])] = _status_from(items)
     return statuses
 
@@ -404,6 +407,7 @@ def _meta(uid: int, data: dict) -> Meta:
         internal_date=data.get(b"INTERNALDATE"),
         message_id=_message_id(header),
         gm_msgid=_opt_int(data.get(b"X-GM-MSGID")),
+        flags=tuple(_flags(data.get(b"FLAGS", ()))),
     )
 
 

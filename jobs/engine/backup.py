@@ -1,0 +1,312 @@
+"""Back up one account into the archive: the engine entry point behind the UI, scheduler and CLI.
+
+`backup_account` lists the folders (one round trip where the server has LIST-STATUS), skips the
+ones whose state proves them unchanged, and backs up the rest in parallel, one connection per
+folder, at most `account.max_connections` at once. Each worker thread reconnects with backoff
+when its connection drops and resumes the folder from its last committed batch. The run ends
+with a reconciliation per folder.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from django.db import close_old_connections, connection
+
+from jobs.engine import errors, state
+from jobs.engine.folder import Cancelled, Context, FolderBackup, is_connection_error
+from jobs.engine.imap import ImapSession, ServerFolder
+from jobs.engine.limits import Budget, BudgetExhausted, Throttle
+from jobs.engine.report import (
+    BackupOptions,
+    BackupReport,
+    FolderProgress,
+    FolderReport,
+)
+
+__all__ = [
+    "BackupOptions",
+    "BackupReport",
+    "FolderProgress",
+    "FolderReport",
+    "backup_account",
+]
+
+logger = logging.getLogger(__name__)
+
+RETRIES = 5  # reconnects per folder before it is given up for this run
+BACKOFF_BASE = 1.0  # seconds; doubled per attempt
+BACKOFF_MAX = 30.0
+SKIPPED_SPECIAL_USE = ("\\Trash", "\\Junk")
+
+
+def _noop(*_args) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
+def backup_account(
+    account,
+    options: BackupOptions | None = None,
+    *,
+    progress: Callable[[FolderProgress], None] = _noop,
+    should_stop: Callable[[], bool] = _never,
+    log: Callable[[str], None] = _noop,
+) -> BackupReport:
+    """Back up every selected folder of `account`; see the module docstring.
+
+    Raises errors.PermanentError (e.g. AuthenticationFailed) when retrying cannot help, and
+    errors.TransientError when the server stays unreachable after our own retries.
+    """
+    options = options or BackupOptions()
+    if account.protocol == "pop3":
+        from jobs.engine.pop3 import backup_pop3
+
+        return backup_pop3(account, options, progress=progress, should_stop=should_stop, log=log)
+    run = _Run(account, options, progress, should_stop, log)
+    return run.execute()
+
+
+class _Run:
+    def __init__(self, account, options, progress, should_stop, log):
+        lock = threading.Lock()
+
+        def locked_progress(p: FolderProgress) -> None:
+            with lock:  # the callback may come from several worker threads
+                progress(p)
+
+        self.halt = threading.Event()  # budget spent or cancelled: every worker stops
+        self.halt_reason = ""
+        budget_mb = getattr(account, "daily_budget_mb", None)
+        self.ctx = Context(
+            account=account,
+            options=options,
+            progress=locked_progress,
+            should_stop=lambda: self.halt.is_set() or should_stop(),
+            log=log,
+            budget=Budget(
+                budget_mb * 1024 * 1024 if budget_mb else None,
+                state.bytes_downloaded_today(account) if budget_mb else 0,
+            ),
+        )
+        self.throttle = Throttle(getattr(account, "bandwidth_limit", None))
+        self.reports: dict[str, FolderReport] = {}
+        self.fatal: BaseException | None = None
+        self.unreachable: set[str] = set()  # folders given up because the server was gone
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def execute(self) -> BackupReport:
+        session = self.connect_with_retry()
+        try:
+            listed = session.list_folders()
+            state.mark_gone_folders(self.ctx.account, [f.raw_name for f in listed])
+            chosen = self.select(listed)
+            work = [f for f in chosen if not self.unchanged(session, f)]
+        finally:
+            session.logout()
+        for folder in work:
+            self.ctx.progress(FolderProgress(folder.name, "pending"))
+        self.run_parallel(work)
+        if self.fatal is not None:
+            raise self.fatal
+        return self.build_report(chosen)
+
+    def connect(self) -> ImapSession:
+        from jobs.engine.connection import connect_imap
+
+        client = connect_imap(self.ctx.account)
+        return ImapSession(client, on_bytes=self.throttle.consume)
+
+    def connect_with_retry(self) -> ImapSession:
+        for attempt in range(RETRIES + 1):
+            try:
+                return self.connect()
+            except errors.TransientError as exc:
+                if attempt == RETRIES:
+                    raise
+                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt)
+                self.ctx.log(f"cannot connect ({exc}); retry in {delay:g}s")
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def select(self, listed: list[ServerFolder]) -> list[ServerFolder]:
+        opts = self.ctx.options
+        chosen = []
+        for folder in listed:
+            if not folder.selectable:
+                continue
+            if opts.folders is not None and folder.name not in opts.folders:
+                continue
+            if opts.include and not any(fnmatch.fnmatchcase(folder.name, p) for p in opts.include):
+                continue
+            if any(fnmatch.fnmatchcase(folder.name, p) for p in opts.exclude):
+                continue
+            if opts.skip_trash_and_junk and folder.special_use in SKIPPED_SPECIAL_USE:
+                continue
+            chosen.append(folder)
+        return chosen
+
+    def unchanged(self, session: ImapSession, server: ServerFolder) -> bool:
+        """One round trip at most: the LIST-STATUS answer, or one STATUS."""
+        if not session.condstore:
+            return False  # without HIGHESTMODSEQ only a sweep can see flag changes
+        row = state.current_folder(self.ctx.account, server.raw_name)
+        if row is None or row.last_synced_at is None:
+            return False
+        status = server.status or session.status(server.raw_name)
+        if not state.is_unchanged(row, status):
+            return False
+        self.reports[server.raw_name] = state.reconcile(row, status.messages, 0)
+        self.ctx.progress(FolderProgress(server.name, "done"))
+        return True
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def run_parallel(self, work: list[ServerFolder]) -> None:
+        if not work:
+            return
+        todo: queue.Queue[ServerFolder] = queue.Queue()
+        for folder in work:
+            todo.put(folder)
+        cap = max(1, int(getattr(self.ctx.account, "max_connections", 4) or 4))
+        threads = [
+            threading.Thread(target=self.worker, args=(todo,), name=f"backup-{i}", daemon=True)
+            for i in range(min(cap, len(work)))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def worker(self, todo: queue.Queue[ServerFolder]) -> None:
+        holder: dict[str, ImapSession | None] = {"session": None}
+        try:
+            while not self.halt.is_set():
+                try:
+                    server = todo.get_nowait()
+                except queue.Empty:
+                    return
+                self.reports[server.raw_name] = self.backup_folder(server, holder)
+        finally:
+            if holder["session"] is not None:
+                holder["session"].logout()
+            connection.close()  # Django opens one connection per thread
+
+    def backup_folder(self, server: ServerFolder, holder: dict) -> FolderReport:
+        """One folder, reconnecting with backoff when the connection drops."""
+        attempt = 0
+        while True:
+            try:
+                if holder["session"] is None:
+                    holder["session"] = self.connect()
+                return self.attempt(server, holder["session"])
+            except errors.PermanentError as exc:
+                return self.stop_all(exc, server)
+            except Exception as exc:  # noqa: BLE001 - sorted below
+                if not (is_connection_error(exc) or isinstance(exc, errors.TransientError)):
+                    return self.failed(server, exc)
+                holder["session"] = _drop(holder["session"])
+                attempt += 1
+                if attempt > RETRIES or self.halt.is_set():
+                    return self.failed(server, exc, unreachable=True)
+                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
+                self.ctx.log(f"{server.name}: connection lost ({exc}); retry in {delay:g}s")
+                time.sleep(delay)
+                close_old_connections()
+
+    def attempt(self, server: ServerFolder, session: ImapSession) -> FolderReport:
+        backup = FolderBackup(session, server, self.ctx)
+        try:
+            report = backup.run()
+        except Cancelled:
+            return self.halted(server, backup, "cancelled")
+        except BudgetExhausted as exc:
+            self.halt_reason = self.halt_reason or "paused"
+            self.halt.set()
+            self.ctx.log(f"{server.name}: {exc}; the next run continues")
+            return self.halted(server, backup, "paused")
+        self.ctx.progress(
+            FolderProgress(server.name, "done", report.fetched, report.fetched, report.bytes)
+        )
+        return report
+
+    def halted(self, server: ServerFolder, backup: FolderBackup, how: str) -> FolderReport:
+        p = backup.progress
+        self.ctx.progress(FolderProgress(server.name, how, p.total, p.done, p.bytes))
+        if backup.folder is None:
+            return FolderReport(server.name, how)
+        report = state.reconcile(backup.folder, 0, backup.fetched, p.bytes)
+        report.state, report.on_server = how, report.in_archive
+        return report
+
+    def stop_all(self, exc: errors.PermanentError, server: ServerFolder) -> FolderReport:
+        self.fatal = self.fatal or exc
+        self.halt.set()
+        return FolderReport(server.name, "failed", error=str(exc))
+
+    def failed(self, server: ServerFolder, exc: BaseException, unreachable=False) -> FolderReport:
+        message = _sentence(exc)
+        if not unreachable:
+            logger.exception("backup of folder %s failed", server.name)
+        self.ctx.log(f"{server.name}: failed: {message}")
+        self.ctx.progress(FolderProgress(server.name, "failed", error=message))
+        row = state.current_folder(self.ctx.account, server.raw_name)
+        report = state.reconcile(row, 0, 0) if row else FolderReport(server.name, "failed")
+        report.state, report.error, report.folder = "failed", message, server.name
+        if unreachable:
+            self.unreachable.add(server.name)
+        return report
+
+    # -- the outcome -----------------------------------------------------------------------
+
+    def build_report(self, chosen: list[ServerFolder]) -> BackupReport:
+        reports = [self.reports[f.raw_name] for f in chosen if f.raw_name in self.reports]
+        for folder in chosen:
+            if folder.raw_name not in self.reports:  # never started: halted before its turn
+                reports.append(FolderReport(folder.name, self.halt_reason or "cancelled"))
+        failed = [r for r in reports if r.state == "failed"]
+        if reports and all(r.folder in self.unreachable for r in reports):
+            raise errors.TransientError(f"The server stayed unreachable: {failed[0].error}")
+        report = BackupReport(
+            state=self.overall(reports, failed),
+            folders=reports,
+            messages_fetched=sum(r.fetched for r in reports),
+            bytes_fetched=sum(r.bytes for r in reports),
+        )
+        if failed:
+            report.error = "; ".join(f"{r.folder}: {r.error}" for r in failed)[:2000]
+        return report
+
+    def overall(self, reports: list[FolderReport], failed: list[FolderReport]) -> str:
+        if self.halt_reason == "paused":
+            return "paused"
+        if any(r.state == "cancelled" for r in reports):
+            return "cancelled"
+        if failed:
+            return "failed" if len(failed) == len(reports) else "partial"
+        return "succeeded"
+
+
+def _drop(session: ImapSession | None) -> None:
+    if session is not None:
+        try:
+            session.client.shutdown()
+        except Exception:  # noqa: BLE001 - it is already broken
+            pass
+    return None
+
+
+def _sentence(exc: BaseException) -> str:
+    if isinstance(exc, errors.EngineError):
+        return str(exc)
+    text = str(exc) or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {text}"[:500]

@@ -1,0 +1,199 @@
+"""Back up one IMAP folder on one connection: changes first, then new messages in byte batches.
+
+The order of a pass: EXAMINE; re-key the folder if UIDVALIDITY changed (`remap.py`); apply flag
+changes and expunges since the last pass (CHANGEDSINCE/VANISHED, or a sweep); then fetch what is
+new (and what was parked) in batches bounded by bytes, each batch committed together with the
+cursor, so a killed run resumes after the last committed batch.
+"""
+
+from __future__ import annotations
+
+import imaplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from imapclient.exceptions import IMAPClientAbortError
+
+from archive.blobstore import get_store
+from archive.ingest import FetchedMessage
+from archive.models import Folder
+from jobs.engine import remap, state
+from jobs.engine.imap import Examined, Fetched, ImapSession, Meta, ServerFolder, batches_by_bytes
+from jobs.engine.limits import Budget
+from jobs.engine.report import BackupOptions, FolderProgress, FolderReport
+
+
+class Cancelled(Exception):
+    """should_stop() said so between two batches."""
+
+
+# Errors that mean the connection is gone (reconnect and resume), as opposed to a NO or BAD
+# about one command (the message or the folder is the problem).
+CONNECTION_ERRORS = (imaplib.IMAP4.abort, IMAPClientAbortError, OSError, EOFError)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, CONNECTION_ERRORS)
+
+
+@dataclass
+class Context:
+    """What every folder pass of one backup shares."""
+
+    account: object
+    options: BackupOptions
+    progress: Callable[[FolderProgress], None]
+    should_stop: Callable[[], bool]
+    log: Callable[[str], None]
+    budget: Budget = field(default_factory=lambda: Budget(None))
+
+
+class FolderBackup:
+    def __init__(self, session: ImapSession, server: ServerFolder, ctx: Context):
+        self.session = session
+        self.server = server
+        self.ctx = ctx
+        self.options = ctx.options
+        self.folder: Folder | None = None
+        self.progress = FolderProgress(server.name, "running")
+        self.fetched = 0
+
+    def run(self) -> FolderReport:
+        info = self.session.examine(self.server.raw_name)
+        folder, _previous = state.folder_for(self.ctx.account, self.server, info.uidvalidity)
+        self.folder = folder
+        if remap.needs_remap(folder):
+            self.ctx.log(f"{self.server.name}: UIDVALIDITY changed, matching archived messages")
+            self.fetched += remap.remap_folder(self.session, folder, self)
+        elif folder.last_synced_at is not None:
+            self._apply_changes(info)
+        todo = self._to_fetch()
+        self._fetch_all(todo)
+        cursor = None if self.options.filtered else max(info.uidnext - 1, 0)
+        state.finish_folder(folder, info.uidnext, info.highest_modseq, cursor)
+        return state.reconcile(folder, info.exists, self.fetched, self.progress.bytes)
+
+    # -- flags and expunges ----------------------------------------------------------------
+
+    def _apply_changes(self, info: Examined) -> None:
+        folder, session = self.folder, self.session
+        if folder.highest_uid == 0:
+            return
+        known = state.live_uids(folder) | state.parked_uids(folder)
+        old_modseq = folder.highest_modseq
+        if session.condstore and old_modseq and info.highest_modseq:
+            if info.highest_modseq == old_modseq:
+                return
+            flags, vanished = session.fetch_flags(f"1:{folder.highest_uid}", old_modseq)
+            if session.qresync:
+                gone = known & set(vanished)
+            else:
+                gone = known - set(session.search_uids())
+        else:
+            flags, _ = session.fetch_flags("1:*")
+            gone = known - set(flags)
+        changed = state.update_flags(folder, flags)
+        deleted = state.mark_deleted(folder, gone)
+        if changed or deleted:
+            self.ctx.log(f"{folder.name}: {changed} flag changes, {deleted} deleted on the server")
+
+    # -- what to fetch ---------------------------------------------------------------------
+
+    def _to_fetch(self) -> dict[int, Meta]:
+        folder, opts = self.folder, self.options
+        parked = state.parked_uids(folder)
+        if opts.filtered:
+            found = self.session.search_uids(since=opts.since, before=opts.before)
+            new = set(found) - state.live_uids(folder) - parked
+        else:
+            new = set(self.session.search_uids(first_uid=folder.highest_uid + 1))
+        meta = self.session.fetch_meta(new | parked) if (new or parked) else {}
+        if opts.max_message_size:
+            meta = {u: m for u, m in meta.items() if m.size <= opts.max_message_size}
+        return meta
+
+    # -- fetching and storing --------------------------------------------------------------
+
+    def _fetch_all(self, meta: dict[int, Meta]) -> None:
+        known = self._known_gmail(meta)
+        sizes = {uid: (0 if uid in known else m.size) for uid, m in meta.items()}
+        self.progress.total = len(sizes)
+        self._report()
+        cursor_ok = not self.options.filtered
+        for batch in batches_by_bytes(sizes, self.options.batch_bytes):
+            if self.ctx.should_stop():
+                raise Cancelled
+            self.ctx.budget.reserve(sum(sizes[u] for u in batch))
+            fetched = self._fetch_batch([u for u in batch if u not in known])
+            fetched += self._from_archive([u for u in batch if u in known], known)
+            self._store(fetched, max(batch) if cursor_ok else None)
+            self.progress.done += len(batch)
+            self.progress.bytes += sum(len(f.raw) for f in fetched)
+            self._report()
+
+    def _known_gmail(self, meta: dict[int, Meta]) -> dict[int, str]:
+        """Gmail shows one message under every label: download it once (X-GM-MSGID)."""
+        if not self.session.gmail:
+            return {}
+        blobs = state.known_gmail_blobs(
+            self.ctx.account, {m.gm_msgid for m in meta.values() if m.gm_msgid}
+        )
+        return {uid: blobs[m.gm_msgid] for uid, m in meta.items() if m.gm_msgid in blobs}
+
+    def _from_archive(self, uids: list[int], known: dict[int, str]) -> list[FetchedMessage]:
+        if not uids:
+            return []
+        light = {f.uid: f for f in self.session.fetch_bodies(uids, body=False)}
+        store = get_store()
+        return [_as_fetched(light[uid], raw=store.get(known[uid])) for uid in uids if uid in light]
+
+    def _fetch_batch(self, uids: list[int]) -> list[FetchedMessage]:
+        """Bodies of a batch; a NO for the batch falls back to one message at a time."""
+        if not uids:
+            return []
+        try:
+            return [_as_fetched(f) for f in self.session.fetch_bodies(uids)]
+        except imaplib.IMAP4.error as exc:
+            if is_connection_error(exc) or len(uids) == 1:
+                raise
+        fetched: list[FetchedMessage] = []
+        for uid in uids:
+            try:
+                fetched += [_as_fetched(f) for f in self.session.fetch_bodies([uid])]
+            except imaplib.IMAP4.error as exc:
+                if is_connection_error(exc):
+                    raise
+                state.park(self.folder, uid, f"fetch failed: {exc}")
+        return fetched
+
+    def _store(self, fetched: list[FetchedMessage], cursor: int | None) -> None:
+        """Store a batch; if that fails, store one by one and park the ones that fail."""
+        try:
+            self.fetched += state.store_batch(self.folder, fetched, cursor)
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure: retry message by message
+            self.ctx.log(f"{self.folder.name}: batch store failed ({exc}); storing one by one")
+        for message in fetched:
+            try:
+                self.fetched += state.store_batch(self.folder, [message], None)
+            except Exception as exc:  # noqa: BLE001 - park it, the rest goes on
+                state.park(self.folder, message.uid, f"store failed: {exc}")
+                self.ctx.log(f"{self.folder.name}: UID {message.uid} parked: {exc}")
+        if cursor is not None:
+            state.advance_cursor(self.folder, cursor)
+
+    def _report(self) -> None:
+        self.ctx.progress(FolderProgress(**vars(self.progress)))
+
+
+def _as_fetched(f: Fetched, raw: bytes | None = None) -> FetchedMessage:
+    raw = f.raw if raw is None else raw
+    return FetchedMessage(
+        uid=f.uid,
+        raw=raw,
+        flags=f.flags,
+        internal_date=f.internal_date,
+        size=f.size or len(raw),
+        gm_msgid=f.gm_msgid,
+        gm_labels=f.gm_labels,
+    )

@@ -1,0 +1,238 @@
+"""POP3 backup: UIDL decides what is new, RETR fetches it, DELE is never sent.
+
+Everything lands in one folder "INBOX" (POP3 has no folders and no UIDVALIDITY). A message's
+UID in the archive is a local sequence; its UIDL is kept in `pop3_uidl`. Messages whose UIDL
+vanished from the server stay in the archive, marked deleted-on-server.
+"""
+
+from __future__ import annotations
+
+import poplib
+import time
+from collections.abc import Callable
+
+from django.db.models import Max
+from django.utils import timezone
+
+from archive.ingest import FetchedMessage
+from archive.models import Folder, Message, ParkedMessage
+from jobs.engine import errors, state
+from jobs.engine.limits import Budget, BudgetExhausted, Throttle
+from jobs.engine.report import BackupOptions, BackupReport, FolderProgress
+
+RETRIES = 5
+BACKOFF_BASE = 1.0
+MAX_LINE = 1 << 20  # one line of a message; poplib's own 2,048-byte cap breaks real mail
+
+
+class _Dropped(Exception):
+    pass
+
+
+def backup_pop3(
+    account,
+    options: BackupOptions,
+    *,
+    progress: Callable[[FolderProgress], None],
+    should_stop: Callable[[], bool],
+    log: Callable[[str], None],
+) -> BackupReport:
+    budget_mb = getattr(account, "daily_budget_mb", None)
+    budget = Budget(
+        budget_mb * 1024 * 1024 if budget_mb else None,
+        state.bytes_downloaded_today(account) if budget_mb else 0,
+    )
+    run = _Pop3Run(account, options, progress, should_stop, log, budget)
+    for attempt in range(RETRIES + 1):
+        try:
+            return run.execute()
+        except (OSError, EOFError, poplib.error_proto, errors.TransientError) as exc:
+            if isinstance(exc, errors.PermanentError) or attempt == RETRIES:
+                if isinstance(exc, errors.EngineError):
+                    raise
+                raise errors.TransientError(f"The POP3 server stayed unreachable: {exc}") from exc
+            log(f"POP3 connection lost ({exc}); retry in {BACKOFF_BASE * 2**attempt:g}s")
+            time.sleep(BACKOFF_BASE * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+class _Pop3Run:
+    def __init__(self, account, options, progress, should_stop, log, budget: Budget):
+        self.account, self.options = account, options
+        self.progress, self.should_stop, self.log = progress, should_stop, log
+        self.budget = budget
+        self.throttle = Throttle(getattr(account, "bandwidth_limit", None))
+        self.fetched = 0
+        self.bytes = 0
+
+    def execute(self) -> BackupReport:
+        from jobs.engine.connection import connect_pop3
+
+        client = connect_pop3(self.account)
+        try:
+            folder = _inbox(self.account)
+            server = _uidl(client)
+            sizes = _sizes(client)
+            todo = self.plan(folder, server, sizes)
+            state_name = self.fetch_all(client, folder, todo, sizes)
+        finally:
+            try:
+                client.quit()  # QUIT without DELE changes nothing on the server
+            except Exception:  # noqa: BLE001
+                client.close()
+        state.finish_folder(folder, 0, None, None)
+        report = state.reconcile(folder, len(server), self.fetched, self.bytes)
+        report.state = "done" if state_name == "succeeded" else state_name
+        self.progress(FolderProgress("INBOX", report.state, len(todo), len(todo), self.bytes))
+        return BackupReport(state_name, [report], self.fetched, self.bytes)
+
+    def plan(self, folder: Folder, server: dict[str, int], sizes: dict[int, int]) -> list:
+        """(message number, uidl, local uid) of the messages to fetch; marks the vanished ones."""
+        archived = dict(
+            Message.objects.filter(folder=folder).values_list("pop3_uidl", "deleted_on_server_at")
+        )
+        gone = [u for u, deleted in archived.items() if deleted is None and u not in server]
+        Message.objects.filter(folder=folder, pop3_uidl__in=gone).update(
+            deleted_on_server_at=timezone.now()
+        )
+        back = [u for u, deleted in archived.items() if deleted is not None and u in server]
+        Message.objects.filter(folder=folder, pop3_uidl__in=back).update(deleted_on_server_at=None)
+        parked = _parked_uids(folder)
+        next_uid = _next_uid(folder)
+        todo = []
+        for uidl, number in server.items():
+            if uidl in archived:
+                continue
+            if (
+                self.options.max_message_size
+                and sizes.get(number, 0) > self.options.max_message_size
+            ):
+                continue
+            uid = parked.get(uidl)
+            if uid is None:
+                uid, next_uid = next_uid, next_uid + 1
+            todo.append((number, uidl, uid))
+        return todo
+
+    def fetch_all(self, client, folder: Folder, todo: list, sizes: dict[int, int]) -> str:
+        batch: list[FetchedMessage] = []
+        batch_bytes = 0
+        self.progress(FolderProgress("INBOX", "running", len(todo)))
+        for done, (number, uidl, uid) in enumerate(todo, 1):
+            if self.should_stop():
+                self.store(folder, batch)
+                return "cancelled"
+            try:
+                self.budget.reserve(sizes.get(number, 0))
+            except BudgetExhausted as exc:
+                self.store(folder, batch)
+                self.log(f"{exc}; the next run continues")
+                return "paused"
+            raw = self.retr(client, folder, number, uidl, uid, sizes.get(number, 0))
+            if raw is not None:
+                batch.append(FetchedMessage(uid, raw, [], None, len(raw), pop3_uidl=uidl))
+                batch_bytes += len(raw)
+            if batch_bytes >= self.options.batch_bytes:
+                self.store(folder, batch)
+                batch, batch_bytes = [], 0
+            self.progress(FolderProgress("INBOX", "running", len(todo), done, self.bytes))
+        self.store(folder, batch)
+        return "succeeded"
+
+    def retr(self, client, folder, number: int, uidl: str, uid: int, size: int) -> bytes | None:
+        try:
+            raw = retr(client, number, size)
+        except poplib.error_proto as exc:  # the server refused this one message
+            state.park(folder, uid, f"UIDL {uidl}: RETR failed: {exc}")
+            return None
+        self.throttle.consume(len(raw))
+        return raw
+
+    def store(self, folder: Folder, batch: list[FetchedMessage]) -> None:
+        if not batch:
+            return
+        try:
+            self.fetched += state.store_batch(folder, batch, None)
+        except Exception:  # noqa: BLE001 - one by one, parking the ones that fail
+            for message in batch:
+                try:
+                    self.fetched += state.store_batch(folder, [message], None)
+                except Exception as exc:  # noqa: BLE001
+                    state.park(folder, message.uid, f"UIDL {message.pop3_uidl}: {exc}")
+        self.bytes += sum(len(m.raw) for m in batch)
+
+
+def retr(client: poplib.POP3, number: int, size: int) -> bytes:
+    """RETR with our own reader: exact line endings, dot-unstuffed, bounded in size."""
+    client._putcmd(f"RETR {number}")
+    try:
+        client._getresp()
+    except poplib.error_proto as exc:
+        if exc.args and exc.args[0] in ("-ERR EOF", b"-ERR EOF"):  # poplib's "connection closed"
+            raise EOFError("the POP3 server closed the connection") from None
+        raise
+    limit = max(size * 2, 1 << 20) + 65536
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = client.file.readline(MAX_LINE)
+        if not line:
+            raise EOFError("the POP3 server closed the connection mid-message")
+        if line in (b".\r\n", b".\n"):
+            return b"".join(parts)
+        if line.startswith(b".."):
+            line = line[1:]
+        parts.append(line)
+        total += len(line)
+        if total > limit:
+            raise poplib.error_proto(b"-ERR message longer than announced")
+
+
+def _inbox(account) -> Folder:
+    folder, _ = Folder.objects.get_or_create(
+        account=account,
+        raw_name="INBOX",
+        uidvalidity=None,
+        defaults={"name": "INBOX", "delimiter": ""},
+    )
+    if folder.deleted_on_server_at is not None:
+        Folder.objects.filter(pk=folder.pk).update(deleted_on_server_at=None)
+    return folder
+
+
+def _uidl(client: poplib.POP3) -> dict[str, int]:
+    try:
+        _resp, lines, _ = client.uidl()
+    except poplib.error_proto as exc:
+        raise errors.UnexpectedReply(
+            f"The POP3 server does not support UIDL ({exc}); it cannot be backed up safely."
+        ) from None
+    server: dict[str, int] = {}
+    for line in lines:
+        number, _, uidl = line.decode("ascii", "replace").partition(" ")
+        server.setdefault(uidl.strip(), int(number))
+    return server
+
+
+def _sizes(client: poplib.POP3) -> dict[int, int]:
+    _resp, lines, _ = client.list()
+    sizes = {}
+    for line in lines:
+        number, _, size = line.decode("ascii", "replace").partition(" ")
+        sizes[int(number)] = int(size.split()[0]) if size.strip() else 0
+    return sizes
+
+
+def _parked_uids(folder: Folder) -> dict[str, int]:
+    """UIDL -> the local UID it was parked under, so a retry clears the same row."""
+    found = {}
+    for uid, error in ParkedMessage.objects.filter(folder=folder).values_list("uid", "error"):
+        if error.startswith("UIDL "):
+            found[error[5:].split(":", 1)[0]] = uid
+    return found
+
+
+def _next_uid(folder: Folder) -> int:
+    top = Message.objects.filter(folder=folder).aggregate(m=Max("uid"))["m"] or 0
+    parked = ParkedMessage.objects.filter(folder=folder).aggregate(m=Max("uid"))["m"] or 0
+    return max(top, parked) + 1

@@ -1,0 +1,88 @@
+"""What a backup takes (options) and gives back (progress, per-folder reports, the run report).
+
+`jobs.engine.backup` re-exports these names: that is the contract callers import from.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class BackupOptions:
+    folders: list[str] | None = None  # explicit display names; None = all folders
+    include: list[str] = field(default_factory=list)  # fnmatch patterns on display names
+    exclude: list[str] = field(default_factory=list)
+    since: datetime.date | None = None  # server-side SEARCH SINCE
+    before: datetime.date | None = None  # server-side SEARCH BEFORE
+    max_message_size: int | None = None
+    skip_trash_and_junk: bool = False
+    # Bytes per FETCH of bodies; a message bigger than this is fetched alone.
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+
+    @property
+    def filtered(self) -> bool:
+        """Whether some server messages are left out on purpose (so the UID cursor can't skip)."""
+        return bool(self.since or self.before or self.max_message_size)
+
+
+@dataclass
+class FolderProgress:
+    folder: str  # display name
+    state: str  # "pending" | "running" | "done" | "failed" | "skipped"
+    total: int = 0  # messages to fetch in this run
+    done: int = 0
+    bytes: int = 0
+    error: str = ""
+
+
+@dataclass
+class FolderReport:
+    folder: str
+    state: str  # "done" | "failed" | "skipped" | "cancelled" | "paused"
+    on_server: int = 0
+    in_archive: int = 0  # of the messages on the server, how many the archive holds
+    fetched: int = 0
+    parked: int = 0
+    deleted_on_server: int = 0
+    error: str = ""
+    parked_uids: list[int] = field(default_factory=list)
+    bytes: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.state == "done" and self.in_archive >= self.on_server and not self.parked
+
+
+@dataclass
+class BackupReport:
+    state: str  # "succeeded" | "partial" | "failed" | "cancelled" | "paused"
+    folders: list[FolderReport]
+    messages_fetched: int
+    bytes_fetched: int
+    error: str = ""
+
+    def summary(self) -> str:
+        """One line for the admin, e.g. "all 1,204 messages on the server are in the archive"."""
+        folders = [f for f in self.folders if f.state != "skipped"]
+        on_server = sum(f.on_server for f in folders)
+        in_archive = sum(min(f.in_archive, f.on_server) for f in folders)
+        parked = sum(f.parked for f in folders)
+        failed = [f.folder for f in folders if f.state == "failed"]
+        if self.state == "failed" and not folders:
+            return f"backup failed: {self.error}"
+        if not failed and not parked and in_archive == on_server and self.state == "succeeded":
+            return f"all {on_server:,} messages on the server are in the archive"
+        parts = [f"{in_archive:,} of {on_server:,} messages on the server are in the archive"]
+        if parked:
+            parts.append(f"{parked:,} parked (retried next run)")
+        if failed:
+            parts.append(f"{len(failed)} folder{'s' if len(failed) > 1 else ''} failed")
+        if self.state == "paused":
+            parts.append("paused by the daily download budget (the next run continues)")
+        if self.state == "cancelled":
+            parts.append("cancelled")
+        return "; ".join(parts)
