@@ -5,4 +5,18 @@ from jobs import views
 app_name = "jobs"
 urlpatterns = [
     path("", views.job_list, name="list"),
+    path("new/", views.job_create, name="create"),
+    path("<int:pk>/", views.job_detail, name="detail"),
+    path("<int:pk>/edit/", views.job_edit, name="edit"),
+    path("<int:pk>/duplicate/", views.job_duplicate, name="duplicate"),
+    path("<int:pk>/delete/", views.job_delete, name="delete"),
+    path("<int:pk>/run/", views.job_run_now, name="run-now"),
+    path("<int:pk>/test-notification/", views.job_notify_test, name="notify-test"),
+    path("add-daily/<int:account_pk>/", views.add_daily_backup, name="add-daily"),
+    path("runs/", views.run_list, name="history"),
+    path("runs/active/", views.active_runs, name="active"),
+    path("runs/<int:pk>/", views.run_detail, name="run-detail"),
+    path("runs/<int:pk>/progress/", views.run_progress, name="run-progress"),
+    path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
+    path("runs/<int:pk>/retry/", views.run_retry, name="run-retry"),
 ]

@@ -1,8 +1,227 @@
+"""Job and run pages: thin shells over jobs.runner, jobs.schedules and jobs.notify."""
+
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.models import Account
+from jobs import live, notify, runner, schedules
+from jobs.forms import JobForm
+from jobs.models import Job, JobRun
+
+RUNS_PER_PAGE = 50
+TZ = settings.TIME_ZONE
+
+
+def _get_job(pk: int) -> Job:
+    """Every view fetches jobs through here (one place for access rules: any admin, for now)."""
+    return get_object_or_404(Job.objects.select_related("account", "periodic_task"), pk=pk)
+
+
+def _get_run(pk: int) -> JobRun:
+    return get_object_or_404(JobRun.objects.select_related("job", "account"), pk=pk)
 
 
 def job_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "jobs/list.html", {"nav": "jobs"})
+    jobs = list(Job.objects.select_related("account", "periodic_task"))
+    for job in jobs:
+        job.schedule_text = schedules.describe(job)
+        job.next_run_at = schedules.next_run(job)
+        job.last_run = job.runs.order_by("-queued_at").first()
+    return render(request, "jobs/list.html", {"nav": "jobs", "jobs": jobs})
+
+
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job(pk)
+    ctx = {
+        "nav": "jobs",
+        "job": job,
+        "schedule_text": schedules.describe(job),
+        "next_run_at": schedules.next_run(job),
+        "runs": job.runs.all()[:20],
+        "site_default_urls": len(notify.urls_for(None)),
+    }
+    return render(request, "jobs/detail.html", ctx)
+
+
+def job_create(request: HttpRequest) -> HttpResponse:
+    initial = {"account": request.GET.get("account")}
+    form = JobForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        job = form.save()
+        messages.success(request, f"Job {job.name!r} created.")
+        return redirect(job)
+    return render(request, "jobs/form.html", {"nav": "jobs", "form": form, "time_zone": TZ})
+
+
+def job_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job(pk)
+    form = JobForm(request.POST or None, instance=job)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Job saved; the new schedule applies from now.")
+        return redirect(job)
+    ctx = {"nav": "jobs", "form": form, "job": job, "time_zone": TZ}
+    return render(request, "jobs/form.html", ctx)
+
+
+@require_POST
+def job_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
+    original = _get_job(pk)
+    copy = Job.objects.get(pk=original.pk)
+    urls = original.get_notify_urls()
+    copy.pk = copy.periodic_task = copy.stale_notified_at = None
+    copy._state.adding = True
+    copy.uid = Job._meta.get_field("uid").default()
+    copy.name = _free_name(f"{original.name} (copy)")
+    copy.enabled = False  # two identical schedules firing is rarely what anyone wants
+    copy.set_notify_urls(urls)
+    copy.save()
+    messages.success(request, f"Duplicated as {copy.name!r} (disabled until you enable it).")
+    return redirect("jobs:edit", pk=copy.pk)
+
+
+def _free_name(name: str) -> str:
+    candidate, n = name, 2
+    while Job.objects.filter(name=candidate).exists():
+        candidate, n = f"{name} {n}", n + 1
+    return candidate
+
+
+@require_POST
+def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job(pk)
+    if job.runs.filter(state=JobRun.State.RUNNING).exists():
+        messages.error(request, "This job is running: cancel the run first.")
+        return redirect(job)
+    job.delete()
+    messages.success(request, f"Job {job.name!r} deleted; the archive keeps what it stored.")
+    return redirect("jobs:list")
+
+
+@require_POST
+def job_run_now(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job(pk)
+    run, created = runner.trigger(job, JobRun.Trigger.MANUAL)
+    if not created:
+        messages.info(request, "A run of this job is already queued; it will start soon.")
+    return redirect(run)
+
+
+@require_POST
+def job_notify_test(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job(pk)
+    outcome = notify.send_test(job)
+    (messages.success if outcome.ok else messages.error)(request, outcome.detail)
+    return redirect(job)
+
+
+@require_POST
+def add_daily_backup(request: HttpRequest, account_pk: int) -> HttpResponse:
+    """One click from the account page: a daily backup job for this account."""
+    account = get_object_or_404(Account, pk=account_pk)
+    existing = Job.objects.filter(
+        account=account, kind=Job.Kind.BACKUP, schedule=Job.Schedule.DAILY
+    ).first()
+    if existing is not None:
+        messages.info(request, f"{account.name} already has a daily backup job.")
+        return redirect(existing)
+    # Spread accounts over the night so they do not all start at the same minute.
+    minute = account.pk * 7 % 60
+    job = Job.objects.create(
+        name=_free_name(f"Daily backup of {account.name}"),
+        account=account,
+        schedule=Job.Schedule.DAILY,
+        time_of_day=dt.time(2, minute),
+    )
+    messages.success(request, f"Created {job.name!r}: every day at {job.time_of_day:%H:%M}.")
+    return redirect(job)
+
+
+def run_list(request: HttpRequest) -> HttpResponse:
+    runs = JobRun.objects.select_related("job", "account")
+    filters = {
+        "account": request.GET.get("account", ""),
+        "job": request.GET.get("job", ""),
+        "state": request.GET.get("state", ""),
+        "date": request.GET.get("date", ""),
+    }
+    if filters["account"].isdigit():
+        runs = runs.filter(account_id=int(filters["account"]))
+    if filters["job"].isdigit():
+        runs = runs.filter(job_id=int(filters["job"]))
+    if filters["state"] in JobRun.State.values:
+        runs = runs.filter(state=filters["state"])
+    try:
+        day = dt.date.fromisoformat(filters["date"]) if filters["date"] else None
+    except ValueError:
+        day = None
+    if day is not None:
+        runs = runs.filter(queued_at__date=day)
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    query = urlencode({k: v for k, v in filters.items() if v})
+    ctx = {
+        "nav": "jobs",
+        "page": page,
+        "filters": filters,
+        "query": query,
+        "accounts": Account.objects.only("pk", "name"),
+        "jobs": Job.objects.only("pk", "name"),
+        "states": JobRun.State.choices,
+    }
+    return render(request, "jobs/history.html", ctx)
+
+
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _get_run(pk)
+    ctx = {
+        "nav": "jobs",
+        **live.progress_context(run),
+        "failed_folders": run.folders.filter(state="failed"),
+        "resumed_by": run.resumed_by.all(),
+    }
+    return render(request, "jobs/run.html", ctx)
+
+
+@never_cache
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The htmx-polled fragment; once the run ends it renders without its polling trigger."""
+    run = _get_run(pk)
+    return render(request, "jobs/_progress.html", live.progress_context(run))
+
+
+@never_cache
+def active_runs(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "running now" section, refreshed so new runs show up by themselves."""
+    runs = JobRun.objects.filter(state__in=JobRun.ACTIVE_STATES).select_related("job", "account")
+    active = [live.progress_context(run) for run in runs.order_by("queued_at")]
+    return render(request, "jobs/_active.html", {"active": active})
+
+
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _get_run(pk)
+    if runner.cancel(run):
+        messages.success(request, "Cancelling: the run stops after the current batch.")
+    else:
+        messages.info(request, "This run is not running any more.")
+    return redirect(run)
+
+
+@require_POST
+def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _get_run(pk)
+    result = runner.retry_failed_folders(run)
+    if result is None:
+        messages.info(request, "No failed folders to retry.")
+        return redirect(run)
+    return redirect(result[0])

@@ -1,0 +1,111 @@
+"""What the dashboard shows: every account's backup status, running runs, and problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import Account
+from jobs import live, schedules
+from jobs.models import Job, JobRun
+
+State = JobRun.State
+
+
+@dataclass
+class AccountRow:
+    account: Account
+    last_run: JobRun | None
+    last_success: JobRun | None
+    next_run_at: dt.datetime | None
+    messages: int
+    bytes: int
+
+
+@dataclass
+class Problem:
+    account: Account
+    text: str
+    run: JobRun | None = None
+    job: Job | None = None
+
+
+@dataclass
+class Dashboard:
+    accounts: list[AccountRow] = field(default_factory=list)
+    active: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    message_count: int = 0
+    archived_bytes: int = 0
+
+
+def archive_totals() -> dict[int, tuple[int, int]]:
+    """Messages and bytes archived per account id (kept current by archive.ingest)."""
+    from archive.models import Folder
+
+    rows = Folder.objects.values("account_id").annotate(
+        n=Sum("message_count"), b=Sum("total_bytes")
+    )
+    return {r["account_id"]: (r["n"] or 0, r["b"] or 0) for r in rows}
+
+
+def _latest(runs, **filters) -> JobRun | None:
+    return runs.filter(**filters).order_by("-finished_at", "-pk").first()
+
+
+def account_rows(jobs_by_account: dict[int, list[Job]]) -> list[AccountRow]:
+    totals = archive_totals()
+    rows = []
+    for account in Account.objects.all():
+        runs = JobRun.objects.filter(account=account)
+        next_times = [t for t in map(schedules.next_run, jobs_by_account.get(account.pk, [])) if t]
+        messages, nbytes = totals.get(account.pk, (0, 0))
+        rows.append(
+            AccountRow(
+                account=account,
+                last_run=_latest(runs, state__in=JobRun.FINISHED_STATES),
+                last_success=_latest(runs, state=State.SUCCEEDED),
+                next_run_at=min(next_times, default=None),
+                messages=messages,
+                bytes=nbytes,
+            )
+        )
+    return rows
+
+
+def problems(jobs: list[Job], now: dt.datetime | None = None) -> list[Problem]:
+    """A job that failed last time; an account not backed up for over twice its schedule."""
+    now = now or timezone.now()
+    found = []
+    for job in jobs:
+        runs = job.runs.all()
+        last = _latest(runs, state__in=JobRun.FINISHED_STATES)
+        if last is not None and last.state in (State.FAILED, State.PARTIAL, State.INTERRUPTED):
+            text = f"{job.name}: last run {last.get_state_display().lower()}"
+            found.append(Problem(job.account, f"{text}: {last.error or last.summary}", last, job))
+        period = schedules.period(job)
+        if not job.enabled or period is None:
+            continue
+        success = _latest(runs, state=State.SUCCEEDED)
+        since = success.finished_at if success else job.created_at
+        if now - since > 2 * period:
+            when = f"since {since:%Y-%m-%d %H:%M}" if success else "ever"
+            text = f"{job.name}: no successful backup {when} ({schedules.describe(job)})"
+            found.append(Problem(job.account, text, success, job))
+    return found
+
+
+def build() -> Dashboard:
+    jobs = list(Job.objects.select_related("account", "periodic_task"))
+    by_account: dict[int, list[Job]] = {}
+    for job in jobs:
+        by_account.setdefault(job.account_id, []).append(job)
+    board = Dashboard(accounts=account_rows(by_account), problems=problems(jobs))
+    board.message_count = sum(row.messages for row in board.accounts)
+    board.archived_bytes = sum(row.bytes for row in board.accounts)
+    active = JobRun.objects.filter(state__in=JobRun.ACTIVE_STATES).select_related("job", "account")
+    board.active = [live.progress_context(run) for run in active.order_by("queued_at")]
+    return board

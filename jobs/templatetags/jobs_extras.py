@@ -1,0 +1,29 @@
+"""Small formatting filters for run progress: transfer rates and time left."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+from django.template.defaultfilters import filesizeformat
+
+register = template.Library()
+
+
+@register.filter
+def rate(bytes_per_second: float | None) -> str:
+    if not bytes_per_second:
+        return ""
+    return f"{filesizeformat(bytes_per_second)}/s"
+
+
+@register.filter
+def eta(left: dt.timedelta | None) -> str:
+    if left is None:
+        return ""
+    seconds = int(left.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
