@@ -1,11 +1,29 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import models
 from django.urls import reverse
 
-from accounts import secrets
+from accounts import presets, secrets
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    """What the account list and page show about backups; None is shown as "—"."""
+
+    last_status: str | None = None  # a JobRun state label, e.g. "Succeeded"
+    last_run_at: datetime | None = None
+    messages: int | None = None  # messages archived
+    bytes: int | None = None  # raw bytes archived
+
+
+class AccountQuerySet(models.QuerySet):
+    def active(self) -> AccountQuerySet:
+        """Accounts not retired (a retired account only keeps its archive browsable)."""
+        return self.filter(retired_at__isnull=True)
 
 
 class Account(models.Model):
@@ -39,15 +57,20 @@ class Account(models.Model):
     )
     notes = models.TextField(blank=True, default="")
     max_connections = models.PositiveSmallIntegerField(default=4)
-    bandwidth_limit = models.PositiveIntegerField(
-        "bandwidth cap (bytes/s)", null=True, blank=True
+    bandwidth_limit = models.PositiveIntegerField("bandwidth cap (bytes/s)", null=True, blank=True)
+    daily_budget_mb = models.PositiveIntegerField(
+        "daily download budget (MB)", null=True, blank=True
     )
-    daily_budget_mb = models.PositiveIntegerField("daily download budget (MB)", null=True, blank=True)
     capabilities = models.JSONField(default=list, blank=True)
     last_tested_at = models.DateTimeField(null=True, blank=True)
     last_test_ok = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when the admin deleted the account but kept its archive: the row stays because the
+    # archive points at it, its password is erased, and it leaves the account list.
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -69,3 +92,20 @@ class Account(models.Model):
     @property
     def has_secret(self) -> bool:
         return bool(self.secret_encrypted)
+
+    @property
+    def provider_label(self) -> str:
+        return presets.get(self.provider).label
+
+    @property
+    def provider_hint(self) -> str:
+        """Shown with authentication failures: app passwords, IMAP to be enabled, and so on."""
+        return presets.get(self.provider).hint
+
+    def backup_summary(self) -> BackupSummary:
+        """Last backup state and time, messages and bytes archived, for the list and the page.
+
+        Hook for the jobs and archive apps (TODO: fill from the latest JobRun of this account and
+        from its archive.Message rows); until then every value is unknown and shows as "—".
+        """
+        return BackupSummary()

@@ -1,16 +1,174 @@
+"""Account pages: list, detail, add/edit with presets, connection test, delete, CSV import."""
+
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from accounts import csv_import, presets, services
+from accounts.forms import AccountForm, DeleteForm, ImportForm
 from accounts.models import Account
+from jobs.engine.connection import normalize_fingerprint
+
+# Hook for the jobs app: a template listing an account's jobs, included on the account page
+# once it exists (context: `account`).
+ACCOUNT_JOBS_TEMPLATE = "jobs/_account_jobs.html"
+
+
+def _get_account(pk: int) -> Account:
+    """The one way views fetch an account: active ones only, or 404."""
+    return get_object_or_404(Account.objects.active(), pk=pk)
+
+
+def _optional_template(name: str) -> str | None:
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return name
 
 
 def account_list(request: HttpRequest) -> HttpResponse:
-    accounts = Account.objects.all()
+    accounts = Account.objects.active()
     return render(request, "accounts/list.html", {"nav": "accounts", "accounts": accounts})
 
 
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account, pk=pk)
-    return render(request, "accounts/detail.html", {"nav": "accounts", "account": account})
+    account = _get_account(pk)
+    context = {
+        "nav": "accounts",
+        "account": account,
+        "jobs_template": _optional_template(ACCOUNT_JOBS_TEMPLATE),
+    }
+    return render(request, "accounts/detail.html", context)
+
+
+def _form_page(request: HttpRequest, form: AccountForm, account: Account | None) -> HttpResponse:
+    test_url = (
+        reverse("accounts:edit-test", args=[account.pk])
+        if account
+        else reverse("accounts:new-test")
+    )
+    context = {
+        "nav": "accounts",
+        "form": form,
+        "account": account,
+        "presets": presets.as_json(),
+        "hint": presets.get(form["provider"].value()).hint,
+        "test_url": test_url,
+    }
+    return render(request, "accounts/form.html", context)
+
+
+def account_create(request: HttpRequest) -> HttpResponse:
+    form = AccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        account = form.save()
+        messages.success(request, f"Account {account.name} added.")
+        return redirect(account)
+    return _form_page(request, form, None)
+
+
+def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _get_account(pk)
+    form = AccountForm(request.POST or None, instance=account)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Account {account.name} saved.")
+        return redirect(account)
+    return _form_page(request, form, account)
+
+
+def _test_result(request: HttpRequest, context: dict) -> HttpResponse:
+    """The result fragment for htmx; a whole page when the browser posted without htmx."""
+    fragment = request.headers.get("HX-Request") == "true"
+    template = "accounts/_test_result.html" if fragment else "accounts/test_page.html"
+    return render(request, template, {"nav": "accounts", **context})
+
+
+@require_POST
+def form_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Test the values in the form, before saving (an edit keeps the stored password)."""
+    account = _get_account(pk) if pk else None
+    form = AccountForm(request.POST, instance=account)
+    problems = form.connection_errors()
+    if problems:
+        return _test_result(request, {"form_errors": problems, "mode": "form"})
+    report = services.run_test(_unsaved(form))
+    return _test_result(
+        request,
+        {"report": report, "mode": "form", "username": form.cleaned_data.get("username", "")},
+    )
+
+
+def _unsaved(form: AccountForm) -> Account:
+    account = form.account_to_test()
+    account.pk = None  # a form test never writes test results onto the stored account
+    return account
+
+
+@require_POST
+def account_test(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _get_account(pk)
+    report = services.run_test(account)
+    context = {"report": report, "mode": "account", "account": account}
+    return _test_result(request, {**context, "username": account.username})
+
+
+@require_POST
+def account_pin(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _get_account(pk)
+    try:
+        fingerprint = normalize_fingerprint(request.POST.get("fingerprint", ""))
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect(account)
+    if fingerprint:
+        services.pin_certificate(account, fingerprint, request.user.get_username())
+        messages.success(request, "Certificate pinned: test the connection again.")
+    return redirect(account)
+
+
+def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _get_account(pk)
+    form = DeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        delete_archive = form.cleaned_data["delete_archive"]
+        name = account.name
+        services.delete_account(account, delete_archive, request.user.get_username())
+        kept = (
+            "and its archived mail were deleted"
+            if delete_archive
+            else "deleted; its archive is kept"
+        )
+        messages.success(request, f"Account {name} {kept}.")
+        return redirect("accounts:list")
+    context = {"nav": "accounts", "account": account, "form": form}
+    return render(request, "accounts/confirm_delete.html", context)
+
+
+def import_accounts(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    context = {"nav": "accounts", "form": form, "outcome": None, "file_error": ""}
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data["file"].read(csv_import.MAX_BYTES + 1)
+        try:
+            context["outcome"] = csv_import.import_csv(
+                data,
+                update_existing=form.cleaned_data["existing"] == "update",
+                valid_only=form.cleaned_data["valid_only"],
+            )
+        except csv_import.ImportFileError as exc:
+            context["file_error"] = str(exc)
+    return render(request, "accounts/import.html", context)
+
+
+def import_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(csv_import.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="accounts-template.csv"'
+    return response

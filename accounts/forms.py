@@ -1,0 +1,125 @@
+"""The account form (create, edit, test before saving), the delete form and the import form."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from accounts import presets
+from accounts.models import Account
+from jobs.engine.connection import normalize_fingerprint
+
+# A host name or an IP address: no scheme, path, port or spaces.
+HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s/:@\[\]]+|[0-9A-Fa-f:]+)$")
+# Fields a connection test does not need: their errors do not stop a test.
+NOT_NEEDED_FOR_TEST = {"name", "notes"}
+
+
+class AccountForm(forms.ModelForm):
+    provider = forms.ChoiceField(
+        choices=presets.CHOICES,
+        initial="custom",
+        help_text="Fills in the server, port and security below; you can still edit them.",
+    )
+    password = forms.CharField(
+        label="Password or app password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+    class Meta:
+        model = Account
+        fields = [
+            "name",
+            "provider",
+            "protocol",
+            "host",
+            "port",
+            "security",
+            "username",
+            "password",
+            "tls_verify",
+            "tls_fingerprint",
+            "notes",
+        ]
+        labels = {"host": "Server", "username": "User name"}
+        help_texts = {
+            "tls_verify": "Check the server's certificate against the trusted authorities.",
+            "tls_fingerprint": "For a self-signed certificate: trust exactly the certificate "
+            "with this SHA-256 fingerprint instead.",
+        }
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["port"].widget.attrs.update(min=1, max=65535)
+        self.fields["host"].widget.attrs.update(autocomplete="off", spellcheck="false")
+        if self.instance.has_secret:
+            self.fields["password"].help_text = "Leave empty to keep the stored password."
+
+    def clean_host(self) -> str:
+        host = self.cleaned_data["host"].strip().lower()
+        if not HOST_RE.match(host):
+            raise forms.ValidationError("Enter a server name or IP address only (no scheme, port).")
+        return host.strip("[]")
+
+    def clean_port(self) -> int:
+        port = self.cleaned_data["port"]
+        if not 1 <= port <= 65535:
+            raise forms.ValidationError("A port is a number from 1 to 65535.")
+        return port
+
+    def clean_tls_fingerprint(self) -> str:
+        try:
+            return normalize_fingerprint(self.cleaned_data["tls_fingerprint"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("password") and not self.instance.has_secret:
+            self.add_error("password", "Enter the password or app password.")
+        return data
+
+    def connection_errors(self) -> dict:
+        """The errors that stop a connection test (a duplicate name does not)."""
+        self.is_valid()
+        return {k: v for k, v in self.errors.items() if k not in NOT_NEEDED_FOR_TEST}
+
+    def account_to_test(self) -> Account:
+        """An unsaved account with the form's values, its password encrypted like a saved one."""
+        account = self.instance  # _post_clean copied the cleaned values onto it
+        if self.cleaned_data.get("password"):
+            account.set_secret(self.cleaned_data["password"])
+        return account
+
+    def save(self, commit: bool = True) -> Account:
+        account = super().save(commit=False)
+        if self.cleaned_data.get("password"):
+            account.set_secret(self.cleaned_data["password"])
+        if commit:
+            account.save()
+        return account
+
+
+class DeleteForm(forms.Form):
+    delete_archive = forms.BooleanField(
+        label="Also delete all mail archived from this account, permanently",
+        required=False,
+    )
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file")
+    existing = forms.ChoiceField(
+        label="Accounts whose name already exists",
+        choices=[("skip", "Skip them"), ("update", "Update them from the file")],
+        initial="skip",
+        widget=forms.RadioSelect,
+    )
+    valid_only = forms.BooleanField(
+        label="Import the valid rows even if some rows have errors",
+        required=False,
+    )
