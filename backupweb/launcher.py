@@ -112,11 +112,14 @@ def main() -> int:
     env = dict(os.environ)
     data_dir = Path(env.get("DATA_DIR", BASE_DIR / "data"))
     data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)  # the database and keys are nobody else's business
     supervisor = Supervisor()
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
 
+    # Set both explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         if not env.get("REDIS_URL"):
