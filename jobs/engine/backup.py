@@ -282,8 +282,12 @@ class _Run:
             messages_fetched=sum(r.fetched for r in reports),
             bytes_fetched=sum(r.bytes for r in reports),
         )
-        if failed:
-            report.error = "; ".join(f"{r.folder}: {r.error}" for r in failed)[:2000]
+        problems = [f"{r.folder}: {r.error}" for r in failed] + [
+            f"{r.folder}: {r.parked} parked (UIDs {', '.join(map(str, r.parked_uids[:10]))})"
+            for r in reports
+            if r.parked
+        ]
+        report.error = "; ".join(problems)[:2000]
         return report
 
     def overall(self, reports: list[FolderReport], failed: list[FolderReport]) -> str:
@@ -293,6 +297,8 @@ class _Run:
             return "cancelled"
         if failed:
             return "failed" if len(failed) == len(reports) else "partial"
+        if any(r.parked for r in reports):
+            return "partial"  # the rest is in; the parked UIDs are retried next run
         return "succeeded"
 
 
