@@ -148,7 +148,7 @@ def _new_rows(
 
 
 def park_message(folder: Folder, uid: int, error: str) -> ParkedMessage:
-    """Record that `uid` failed (fetch or store); the next run retries it. Never raises on repeats."""
+    """Record that `uid` failed to fetch or store; the next run retries it. Safe to repeat."""
     uidvalidity = folder_uidvalidity(folder)
     now = timezone.now()
     with transaction.atomic():

@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import getaddresses
 
 from archive.charsets import decode_header_value, decode_text
 
@@ -26,8 +27,9 @@ MAX_MESSAGE_ID = 998
 
 _FIELD_RE = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _LINE_RE = re.compile(rb"\r\n|\n|\r")
+_BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
 _WANTED = {b"message-id", b"subject", b"from", b"to", b"cc", b"date", b"content-type",
-           b"content-disposition"}  # fmt: skip
+           b"content-disposition", b"content-id"}  # fmt: skip
 
 
 class ParseLimit(Exception):
@@ -110,29 +112,45 @@ def read_header_block(
             if pos != start:
                 notes.append("header block ends without an empty line")
             return fields, pos, notes
-        if m is None and limit < end:
-            break
         pos = next_pos
-    if limit < end and pos >= limit:
+    if limit < end:
         notes.append(f"header block over {MAX_HEADER_BYTES // 1000} KB, the rest was not read")
-        nxt = raw.find(b"\n\n", limit, end)
-        return fields, (nxt + 2 if nxt >= 0 else end), notes
+        blank = _BLANK_LINE_RE.search(raw, limit, end)
+        return fields, (blank.end() if blank else end), notes
     return fields, end, notes
 
 
 def _fill_envelope(result: ParsedHeaders, fields: dict[bytes, list[bytes]]) -> None:
-    def text(name: bytes, cap: int, join: bool = False) -> str:
-        values = fields.get(name) or []
-        values = values if join else values[:1]
-        out = ", ".join(decode_header_value(v[: cap * 4]) for v in values)
-        return " ".join(out.split())[:cap]
+    def values(name: bytes, join: bool) -> list[bytes]:
+        found = fields.get(name) or []
+        return found if join else found[:1]
 
-    result.subject = text(b"subject", MAX_FIELD_CHARS["subject"])
-    result.from_addr = text(b"from", MAX_FIELD_CHARS["from"])
-    result.to_addrs = text(b"to", MAX_FIELD_CHARS["to"], join=True)
-    result.cc_addrs = text(b"cc", MAX_FIELD_CHARS["cc"], join=True)
+    subject = " ".join(decode_header_value(v[:_RAW_CAP]) for v in values(b"subject", False))
+    result.subject = " ".join(subject.split())[: MAX_FIELD_CHARS["subject"]]
+    result.from_addr = addresses(values(b"from", False), MAX_FIELD_CHARS["from"])
+    result.to_addrs = addresses(values(b"to", True), MAX_FIELD_CHARS["to"])
+    result.cc_addrs = addresses(values(b"cc", True), MAX_FIELD_CHARS["cc"])
     result.message_id = _message_id(fields.get(b"message-id", [b""])[0])
     result.date = _date(fields.get(b"date", [b""])[0])
+
+
+_RAW_CAP = 20_000  # bytes of one header value handed to a decoder (the header block is capped too)
+
+
+def addresses(raw_values: list[bytes], cap: int) -> str:
+    """Address headers as "Name <addr>, addr2": parsed before encoded words are decoded (so
+    a comma inside an encoded display name cannot split an address), the raw text on failure."""
+    out: list[str] = []
+    for raw in raw_values:
+        raw = raw[:_RAW_CAP]
+        pairs = getaddresses([decode_text(raw, "utf-8")])
+        if not pairs or any(not addr for _, addr in pairs):
+            out.append(decode_header_value(raw))
+            continue
+        for name, addr in pairs:
+            name = " ".join(decode_header_value(name.encode("utf-8")).split())
+            out.append(f"{name} <{addr}>" if name and name != addr else addr)
+    return " ".join(", ".join(out).split())[:cap]
 
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
@@ -194,7 +212,9 @@ class _MimeScanner:
         self.parts = 0
         self.has_attachments = False
 
-    def scan_entity(self, fields: dict, body_start: int, end: int, depth: int) -> None:
+    def scan_entity(
+        self, fields: dict, body_start: int, end: int, depth: int, parent: bytes = b""
+    ) -> None:
         self.parts += 1
         if self.parts > MAX_PARTS:
             raise ParseLimit(f"more than {MAX_PARTS} MIME parts, the rest was not read")
@@ -206,10 +226,8 @@ class _MimeScanner:
                 raise ParseLimit(f"MIME nesting deeper than {MAX_DEPTH}, the rest was not read")
             for start, stop in self._parts(params[b"boundary"], body_start, end):
                 part_fields, part_body, _ = read_header_block(self.raw, start, stop)
-                self.scan_entity(part_fields, part_body, stop, depth + 1)
-        elif depth > 0 and _is_attachment(ctype, fields):
-            self.has_attachments = True
-        elif depth == 0 and _disposition(fields)[0] == b"attachment":
+                self.scan_entity(part_fields, part_body, stop, depth + 1, parent=ctype)
+        elif _is_attachment(ctype, fields, parent):
             self.has_attachments = True
 
     def _parts(self, boundary: bytes, start: int, end: int):
@@ -248,13 +266,17 @@ def _disposition(fields: dict) -> tuple[bytes, dict[bytes, bytes]]:
     return content_type((fields.get(b"content-disposition") or [b""])[0])
 
 
-def _is_attachment(ctype: bytes, fields: dict) -> bool:
+def _is_attachment(ctype: bytes, fields: dict, parent: bytes) -> bool:
+    """What a mail client would show as an attachment.
+
+    A part is one when its disposition says so, when it is a whole message (forwarded as an
+    attachment, or returned in a bounce), or when it carries a file name, except pictures
+    embedded in an HTML body (named parts with a Content-ID inside multipart/related).
+    """
     disposition, dparams = _disposition(fields)
-    if disposition == b"attachment":
-        return True
-    if ctype == b"message/rfc822":
+    if disposition == b"attachment" or ctype == b"message/rfc822":
         return True
     _, cparams = content_type((fields.get(b"content-type") or [b""])[0])
     named = any(k.startswith((b"filename", b"name")) for k in (*dparams, *cparams))
-    # A named part counts unless it is explicitly inline (pictures in a signature, say).
-    return named and disposition != b"inline"
+    embedded = parent == b"multipart/related" and bool(fields.get(b"content-id"))
+    return named and not embedded

@@ -5,16 +5,24 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
-from accounts.models import Account
+from archive.stats import archive_totals
 from backupweb.health import run_checks
+from jobs import charts
+from jobs import dashboard as dashboard_data
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
+    board = dashboard_data.build()
+    per_day_messages, per_day_bytes = charts.per_day_charts()
+    message_count, archived_bytes = archive_totals()  # distinct content, deduplicated
     ctx = {
         "nav": "dashboard",
-        "account_count": Account.objects.count(),
-        "message_count": 0,
-        "archived_bytes": 0,
+        "board": board,
+        "account_count": len(board.accounts),
+        "message_count": message_count,
+        "archived_bytes": archived_bytes,
+        "bar_charts": [per_day_messages, per_day_bytes],
+        "growth": charts.growth_chart(),
     }
     return render(request, "backupweb/dashboard.html", ctx)
 

@@ -1,0 +1,282 @@
+"""The blob store: content addressing, compression, encryption, verification on every read."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from archive import blobformat
+from archive.blobstore import BlobCorrupt, BlobKeyError, BlobMissing, BlobStore, get_store
+from archive.verify import remove_stale_temp_files
+from tests.corpus import pick
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = b"Unmistakable-Plaintext-Marker-4711"
+
+
+def sample_message(extra: bytes = b"") -> bytes:
+    return (
+        b"From: alice@example.org\r\nSubject: " + MARKER + b"\r\n\r\n" + MARKER * 3 + extra
+    )  # fmt: skip
+
+
+def big_message(size: int) -> bytes:
+    """A message with a base64 attachment-like body (compresses only a little, like real mail)."""
+    body = base64.encodebytes(os.urandom(size * 3 // 4))
+    return b"Subject: big\r\n\r\n" + body[:size]
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "encrypted"])
+def any_store(request, tmp_path, encryption_key) -> BlobStore:
+    return BlobStore(tmp_path / "store", encryption_key if request.param else None)
+
+
+def test_a_blob_is_named_by_the_sha256_of_its_bytes_and_its_path_comes_from_the_hash(store):
+    raw = sample_message()
+    sha, stored_size = store.put(raw)
+    assert sha == hashlib.sha256(raw).hexdigest()
+    path = store.root / "blobs" / sha[:2] / sha[2:4] / sha
+    assert path.is_file()
+    assert path.stat().st_size == stored_size
+    assert store.exists(sha)
+
+
+def test_the_same_bytes_are_stored_once(store):
+    raw = sample_message()
+    first = store.put(raw)
+    mtime = store.path_for(first[0]).stat().st_mtime_ns
+    assert store.put(raw) == first
+    assert store.put_many([raw, raw]) == [first, first]
+    assert list(store.iter_hashes()) == [first[0]]
+    assert store.path_for(first[0]).stat().st_mtime_ns == mtime  # not rewritten
+
+
+def test_put_many_returns_results_in_the_order_given(any_store):
+    raws = [m.read() for m in pick(limit=20)]
+    results = any_store.put_many(raws + raws[:3])
+    assert [sha for sha, _ in results] == [hashlib.sha256(r).hexdigest() for r in raws + raws[:3]]
+    for raw, (sha, _) in zip(raws, results, strict=False):
+        assert any_store.get(sha) == raw
+
+
+def test_blobs_are_compressed_with_a_versioned_header(store):
+    raw = b"Subject: hello\r\n\r\n" + b"the same line again and again\r\n" * 2000
+    sha, stored_size = store.put(raw)
+    data = store.path_for(sha).read_bytes()
+    assert data[:3] == b"BWB" and data[3] == blobformat.VERSION
+    assert stored_size < len(raw) / 10
+
+
+def test_an_empty_message_round_trips(any_store):
+    sha, _ = any_store.put(b"")
+    assert any_store.get(sha) == b""
+
+
+def test_without_a_key_the_compressed_blob_still_shows_short_plaintext(store):
+    # The control for the next test: zstd keeps short literals readable, so the check can fail.
+    sha, _ = store.put(sample_message())
+    assert MARKER in store.path_for(sha).read_bytes()
+
+
+def test_with_a_key_the_blob_file_holds_no_plaintext(tmp_path, encryption_key):
+    store = BlobStore(tmp_path / "store", encryption_key)
+    raw = sample_message()
+    sha, _ = store.put(raw)
+    data = store.path_for(sha).read_bytes()
+    assert MARKER not in data and MARKER[:12] not in data
+    assert data[4] & blobformat.FLAG_ENCRYPTED
+    assert store.get(sha) == raw
+
+
+def test_an_encrypted_blob_needs_its_key(tmp_path, encryption_key):
+    root = tmp_path / "store"
+    sha, _ = BlobStore(root, encryption_key).put(sample_message())
+    with pytest.raises(BlobKeyError, match="ARCHIVE_ENCRYPTION_KEY is not set"):
+        BlobStore(root).get(sha)
+    other = base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(BlobKeyError, match="different key"):
+        BlobStore(root, other).get(sha)
+    # A retired key still decrypts once it is listed as an old key.
+    assert BlobStore(root, other, old_keys=[encryption_key]).get(sha) == sample_message()
+
+
+def test_plain_blobs_stay_readable_after_a_key_is_configured(tmp_path, encryption_key):
+    root = tmp_path / "store"
+    sha, _ = BlobStore(root).put(sample_message())
+    assert BlobStore(root, encryption_key).get(sha) == sample_message()
+
+
+def test_a_malformed_key_is_refused_without_echoing_it():
+    with pytest.raises(ValueError) as err:
+        BlobStore("/nonexistent", "c2hvcnQ=")  # "short"
+    assert "c2hvcnQ" not in str(err.value)
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x55
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("where", ["middle", "last", "size-field"])
+def test_a_corrupted_blob_is_detected_on_read(any_store, where):
+    raw = sample_message(b"\r\n".join(m.read() for m in pick(limit=5)))
+    sha, stored = any_store.put(raw)
+    path = any_store.path_for(sha)
+    flip_byte(path, {"middle": stored // 2, "last": stored - 1, "size-field": 12}[where])
+    with pytest.raises(BlobCorrupt):
+        any_store.get(sha)
+    with pytest.raises(BlobCorrupt), any_store.open_stream(sha) as stream:
+        while stream.read(4096):
+            pass
+
+
+def test_a_blob_copied_under_another_hash_is_detected(any_store):
+    sha_a, _ = any_store.put(sample_message(b"a"))
+    sha_b, _ = any_store.put(sample_message(b"b"))
+    any_store.path_for(sha_b).write_bytes(any_store.path_for(sha_a).read_bytes())
+    with pytest.raises(BlobCorrupt):
+        any_store.get(sha_b)
+
+
+def test_a_truncated_blob_is_detected(any_store):
+    sha, stored = any_store.put(sample_message())
+    path = any_store.path_for(sha)
+    path.write_bytes(path.read_bytes()[: stored - 5])
+    with pytest.raises(BlobCorrupt):
+        any_store.get(sha)
+
+
+def test_a_blob_in_an_unknown_format_version_is_refused(store):
+    sha, _ = store.put(sample_message())
+    path = store.path_for(sha)
+    data = bytearray(path.read_bytes())
+    data[3] = 99
+    path.write_bytes(bytes(data))
+    with pytest.raises(BlobCorrupt, match="unknown format version 99"):
+        store.get(sha)
+
+
+def test_a_missing_blob_raises_blob_missing(store):
+    sha = hashlib.sha256(b"never stored").hexdigest()
+    assert not store.exists(sha)
+    with pytest.raises(BlobMissing):
+        store.get(sha)
+    with pytest.raises(BlobMissing):
+        store.open_stream(sha)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "A" * 64, "abc", "/" + "a" * 63, ""])
+def test_only_a_hash_can_become_a_path(store, name):
+    with pytest.raises(ValueError):
+        store.path_for(name)
+
+
+def test_a_blob_that_reads_back_wrong_after_writing_is_quarantined(store, monkeypatch):
+    real_encode = blobformat.encode_to
+
+    def damaging_encode(raw, sha256, key, out):
+        return real_encode(bytes(raw) + b"x", sha256, key, out)  # wrong bytes under the name
+
+    monkeypatch.setattr("archive.blobstore.encode_to", damaging_encode)
+    with pytest.raises(BlobCorrupt):
+        store.put(sample_message())
+    sha = hashlib.sha256(sample_message()).hexdigest()
+    assert not store.exists(sha)
+    assert [p.name.split(".")[0] for p in store.quarantine_dir.iterdir()] == [sha]
+
+
+def test_a_50_mb_message_streams_without_copies_of_itself(any_store):
+    raw = big_message(50 << 20)
+    tracemalloc.start()
+    try:
+        sha, _ = any_store.put(raw)
+        _, put_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        digest = hashlib.sha256()
+        with any_store.open_stream(sha) as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+        _, stream_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert digest.hexdigest() == sha
+    assert put_peak < 16 << 20, f"put held {put_peak / 2**20:.0f} MiB"
+    assert stream_peak < 16 << 20, f"reading held {stream_peak / 2**20:.0f} MiB"
+    assert any_store.get(sha) == raw
+
+
+def test_get_store_follows_the_settings(settings, tmp_path, encryption_key):
+    settings.ARCHIVE_ROOT = tmp_path / "a"
+    settings.ARCHIVE_ENCRYPTION_KEY = ""
+    plain = get_store()
+    assert plain.root == tmp_path / "a" and plain.key is None
+    assert get_store() is plain
+    settings.ARCHIVE_ENCRYPTION_KEY = encryption_key
+    assert get_store().key == base64.b64decode(encryption_key)
+
+
+CHILD = textwrap.dedent(
+    """
+    import random, sys, time
+    from archive import blobstore
+
+    real_encode = blobstore.encode_to
+
+    class Slow:
+        def __init__(self, out):
+            self.out = out
+        def write(self, data):
+            self.out.write(data)
+            self.out.flush()
+            print("writing", flush=True)
+            time.sleep(0.2)
+            return len(data)
+
+    blobstore.encode_to = lambda raw, sha, key, out: real_encode(raw, sha, key, Slow(out))
+    raw = random.Random(7).randbytes(8 << 20)
+    blobstore.BlobStore(sys.argv[1], sys.argv[2] or None).put(raw)
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_killing_a_writer_mid_blob_leaves_no_partial_blob_under_its_name(
+    tmp_path, encryption_key, encrypted
+):
+    import random
+
+    key = encryption_key if encrypted else ""
+    root = tmp_path / "store"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(root), key],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert child.stdout.readline().strip() == "writing"
+        time.sleep(0.1)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    raw = random.Random(7).randbytes(8 << 20)
+    sha = hashlib.sha256(raw).hexdigest()
+    store = BlobStore(root, key or None)
+    assert not store.exists(sha)
+    assert list(store.iter_hashes()) == []
+    temps = [p for p in store.path_for(sha).parent.iterdir()]
+    assert temps and all(p.name.startswith(".tmp-") for p in temps)
+    # The next writer completes normally, and the leftover is cleaned up later.
+    assert store.put(raw)[0] == sha and store.get(sha) == raw
+    assert remove_stale_temp_files(store, older_than=0) == len(temps)
+    assert [p.name for p in store.path_for(sha).parent.iterdir()] == [sha]
