@@ -105,6 +105,7 @@ class _Deadline:
     def watch(self, sock: socket.socket) -> None:
         # A duplicate descriptor: TLS wrapping detaches the original socket object, but a
         # shutdown on any descriptor of the connection ends it for every reader.
+        self.cancel()  # a second connection under the same deadline replaces the first
         self._dup = sock.dup()
         self._timer = threading.Timer(self.remaining(), self._expire)
         self._timer.daemon = True
@@ -648,6 +649,9 @@ def test_connection(account: MailAccount, timeout: float | None = None) -> Conne
         deadline.cancel()
         report.elapsed = time.monotonic() - started
     return report
+
+
+test_connection.__test__ = False  # not a pytest test, though its name starts with test_
 
 
 def _seen_fingerprint(client: Any) -> str:
