@@ -1,0 +1,86 @@
+"""`manage.py backup` in a subprocess: exit status, output, and SIGKILL at any moment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from archive.models import Message, ParkedMessage
+from tests.corpus import pick
+from tests.engine.conftest import archived, archived_bytes, make_account
+from tests.servers.mailbox import connect, fetch_raw, seed_mailbox
+
+pytestmark = pytest.mark.django_db(transaction=True)
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def command(*args: str) -> subprocess.Popen:
+    """manage.py with the app's own settings on the test database and archive."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backupweb.settings",
+        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        "ARCHIVE_ROOT": str(settings.ARCHIVE_ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "backup", *args],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def test_the_command_prints_plain_progress_and_exits_0(dovecot, mail_user):
+    seed_mailbox(dovecot, mail_user, pick(without=("malformed",), limit=4), folders=("INBOX",))
+    account = make_account(dovecot, mail_user)
+    proc = command(account.name, "--folder", "INBOX")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"INBOX: done" in out
+    assert b"all 4 messages on the server are in the archive" in out
+
+
+def test_the_command_exits_1_with_the_reason_on_a_wrong_password(dovecot, mail_user):
+    account = make_account(dovecot, mail_user)
+    account.set_secret("wrong")
+    account.save()
+    proc = command(str(account.pk))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert b"Authentication failed" in err
+
+
+def test_sigkill_at_any_moment_then_a_rerun_loses_nothing_and_duplicates_nothing(
+    dovecot, mail_user
+):
+    messages = pick(without=("malformed",), limit=120)
+    seeded = seed_mailbox(dovecot, mail_user, messages, folders=("INBOX", "R&D", "Team Space"))
+    account = make_account(dovecot, mail_user)
+    for lines_before_kill in (1, 4, 9, 15):
+        proc = command(account.name, "--batch-bytes", "30000")
+        for _ in range(lines_before_kill):
+            if not proc.stdout.readline():
+                break
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    partial = Message.objects.filter(folder__account=account).count()
+    assert partial < len(seeded)  # the kills did land mid-run
+
+    final = command(account.name)
+    out, err = final.communicate(timeout=120)
+
+    assert final.returncode == 0, err
+    client = connect(dovecot, mail_user)
+    for s in seeded:
+        row = archived(account, s.folder).get(uid=s.uid)  # .get: exactly one row each
+        assert archived_bytes(row) == fetch_raw(client, s.folder, s.uid)
+    assert Message.objects.filter(folder__account=account).count() == len(seeded)
+    assert not ParkedMessage.objects.filter(folder__account=account).exists()
