@@ -270,7 +270,11 @@ def backup_options(options: dict, *, only_folders: Iterable[str] = ()):
         return dt.date.fromisoformat(value) if value else None
 
     folders = list(only_folders) or options.get("folders") or None
+    extra = {}
+    if options.get("batch_bytes"):  # advanced knob, JSON only: bytes per FETCH of bodies
+        extra["batch_bytes"] = int(options["batch_bytes"])
     return BackupOptions(
+        **extra,
         folders=folders,
         include=list(options.get("include") or []),
         exclude=list(options.get("exclude") or []),
