@@ -20,6 +20,11 @@ from jobs.engine.connection import normalize_fingerprint
 ACCOUNT_JOBS_TEMPLATE = "jobs/_account_jobs.html"
 
 
+def _posted(request: HttpRequest):
+    """The POST data, or None on GET (an empty POST, like an unticked box, is still a POST)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _get_account(pk: int) -> Account:
     """The one way views fetch an account: active ones only, or 404."""
     return get_object_or_404(Account.objects.active(), pk=pk)
@@ -66,7 +71,7 @@ def _form_page(request: HttpRequest, form: AccountForm, account: Account | None)
 
 
 def account_create(request: HttpRequest) -> HttpResponse:
-    form = AccountForm(request.POST or None)
+    form = AccountForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         account = form.save()
         messages.success(request, f"Account {account.name} added.")
@@ -76,7 +81,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
 
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
-    form = AccountForm(request.POST or None, instance=account)
+    form = AccountForm(_posted(request), instance=account)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, f"Account {account.name} saved.")
@@ -136,7 +141,7 @@ def account_pin(request: HttpRequest, pk: int) -> HttpResponse:
 
 def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
-    form = DeleteForm(request.POST or None)
+    form = DeleteForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         delete_archive = form.cleaned_data["delete_archive"]
         name = account.name
@@ -153,7 +158,7 @@ def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def import_accounts(request: HttpRequest) -> HttpResponse:
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(_posted(request), request.FILES or None)
     context = {"nav": "accounts", "form": form, "outcome": None, "file_error": ""}
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data["file"].read(csv_import.MAX_BYTES + 1)
