@@ -66,23 +66,19 @@ def wait_for_state(run: JobRun, states: tuple[str, ...] | str, timeout: float = 
 
 @pytest.fixture
 def celery_broker(redis_server, use_redis):
-    """Point this process's Celery app at the test Redis (it publishes the run ids)."""
+    """Point this process's Celery app at the test Redis (it publishes the run ids), empty."""
+    import redis
+
     from backupweb.celery import app
 
-    def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+    if app.conf.broker_url != redis_server.url:
+        # Pools are created on first use; drop any made for another URL (never close them:
+        # kombu keeps producer pools in a global registry keyed by connection).
+        app.conf.broker_url = redis_server.url
+        app._pool = None
         app.amqp._producer_pool = None
-
-    redis_server_client = __import__("redis").Redis.from_url(redis_server.url)
-    redis_server_client.flushdb()
-    previous = app.conf.broker_url
-    app.conf.broker_url = redis_server.url
-    reset()
-    yield redis_server
-    app.conf.broker_url = previous
-    reset()
+    redis.Redis.from_url(redis_server.url).flushdb()
+    return redis_server
 
 
 @pytest.fixture
