@@ -197,5 +197,6 @@ def test_the_log_stays_bounded():
     log = "".join(f"{i:06d} some line of log text\n" for i in range(20_000))
     bounded = bound_log(log)
     assert len(bounded) <= LOG_MAX_CHARS
-    assert bounded.startswith("000000") and bounded.rstrip().endswith("019999 some line of log text")
+    assert bounded.startswith("000000")
+    assert bounded.rstrip().endswith("019999 some line of log text")
     assert "lines left out" in bounded

@@ -103,7 +103,9 @@ def test_two_workers_run_different_accounts_in_parallel_and_one_account_at_a_tim
     assert {r.worker.split("@")[0] for r in runs} == {"w1", "w2"}
 
 
-def test_a_scheduled_job_fires_without_restarting_beat(start_worker, start_beat, dovecot, mail_user):
+def test_a_scheduled_job_fires_without_restarting_beat(
+    start_worker, start_beat, dovecot, mail_user
+):
     seed_mailbox(dovecot, mail_user, mid_sized(3), ("INBOX",))
     start_worker()
     start_beat()
