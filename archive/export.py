@@ -32,7 +32,7 @@ from django.db.models import QuerySet
 from archive.blobstore import BlobBackend, get_store
 from archive.folders import folder_path
 from archive.models import Folder, Message
-from archive.safenames import UniqueNames, safe_component
+from archive.safenames import UniqueNames, safe_component, with_suffix
 
 FORMATS = ("eml", "mbox")
 MANIFEST_NAME = "manifest.csv"
@@ -151,9 +151,8 @@ class _ZipExport:
     def add_folder(self, folder: Folder, folder_dir: str, messages: QuerySet[Message]) -> None:
         self.stats.folders += 1
         if self.fmt == "mbox":
-            path = self.names.claim(
-                folder_dir.rsplit("/", 1)[-1] + ".mbox", parent=_parent(folder_dir)
-            )
+            leaf = with_suffix(folder_dir.rsplit("/", 1)[-1], ".mbox")
+            path = self.names.claim(leaf, parent=_parent(folder_dir))
             with self.zip.open(_zipinfo(path, None), "w", force_zip64=True) as dst:
                 for msg in messages.iterator(chunk_size=1000):
                     self._copy(msg, dst, mbox=True)

@@ -122,3 +122,23 @@ class ParkedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.folder} #{self.uid} (parked)"
+
+
+# -- Browser (issue 6): conversations -------------------------------------------------------------
+
+
+class MessageRef(models.Model):
+    """A Message-ID that a message points at (In-Reply-To or References), recorded at ingest
+    by `archive.threads`: what groups messages into conversations across folders."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="refs")
+    # Capped: long enough for real Message-IDs, short enough for any database's index.
+    ref = models.CharField(max_length=255, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "ref"], name="archive_messageref_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ref

@@ -190,17 +190,40 @@ _PARAM_RE = re.compile(
 
 
 def content_type(value: bytes | None) -> tuple[bytes, dict[bytes, bytes]]:
-    """(lowercase type/subtype, lowercase param name -> value) of a Content-Type-like header."""
+    """(lowercase type/subtype, lowercase param name -> value) of a Content-Type-like header.
+
+    RFC 2231 continuations (`boundary*0*=us-ascii''%3D_ab; boundary*1*=cd`) are joined and
+    percent-decoded under the plain name; the charset is ignored (only ASCII values matter here).
+    """
     if not value:
         return b"", {}
     main, _, _ = value.partition(b";")
     params: dict[bytes, bytes] = {}
+    pieces: dict[bytes, dict[int, bytes]] = {}
     for m in _PARAM_RE.finditer(value, len(main)):
         name, val = m.group(1).lower(), m.group(2)
         if val.startswith(b'"'):
             val = re.sub(rb"\\(.)", rb"\1", val[1:-1] if val.endswith(b'"') else val[1:])
-        params.setdefault(name, val)
+        if b"*" in name:
+            base, _, rest = name.partition(b"*")
+            digits = rest.rstrip(b"*")
+            if len(digits) > 3 or (digits and not digits.isdigit()):
+                continue
+            index = int(digits or b"0")
+            if rest.endswith(b"*") or not rest:  # an extended (percent-encoded) value
+                val = _percent_decode(val, first=index == 0)
+            pieces.setdefault(base, {}).setdefault(index, val)
+        else:
+            params.setdefault(name, val)
+    for base, parts in pieces.items():
+        params.setdefault(base, b"".join(parts[i] for i in sorted(parts)))
     return main.strip().lower(), params
+
+
+def _percent_decode(val: bytes, first: bool) -> bytes:
+    if first and val.count(b"'") >= 2:
+        val = val.split(b"'", 2)[2]  # charset'language'value
+    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), val)
 
 
 class _MimeScanner:

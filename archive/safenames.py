@@ -39,6 +39,12 @@ def safe_component(name: str, *, max_bytes: int = MAX_COMPONENT_BYTES, fallback:
     return text
 
 
+def with_suffix(component: str, suffix: str) -> str:
+    """A safe component with `suffix` added, still within the length limit."""
+    room = MAX_COMPONENT_BYTES - len(suffix.encode("utf-8"))
+    return _truncate_utf8(component, room).rstrip(". ") + suffix
+
+
 def _truncate_utf8(text: str, max_bytes: int) -> str:
     encoded = text.encode("utf-8")
     if len(encoded) <= max_bytes:

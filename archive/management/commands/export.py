@@ -59,7 +59,8 @@ class Command(BaseCommand):
                 os.unlink(tmp)
         self._end_progress()
         self.stdout.write(
-            f"Exported {stats.messages:,} messages from {stats.folders:,} folders "
+            f"Exported {stats.messages:,} messages from {stats.folders:,} "
+            f"folder{'' if stats.folders == 1 else 's'} "
             f"({stats.bytes:,} bytes) to {target}."
         )
 

@@ -1,0 +1,51 @@
+"""Verification primitives: bad blobs, rows without bytes, bytes without rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from archive.blobstore import get_store
+from archive.ingest import FetchedMessage, store_messages
+from archive.models import Blob
+from archive.verify import (
+    blobs_without_rows,
+    rows_without_blobs,
+    unreferenced_blob_rows,
+    verify_blob,
+    verify_blobs,
+)
+
+
+def fetched(uid: int, raw: bytes) -> FetchedMessage:
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    return FetchedMessage(uid=uid, raw=raw, flags=[], internal_date=when, size=len(raw))
+
+
+def test_a_good_archive_has_nothing_to_report(archive_root, folder):
+    store_messages(folder, [fetched(u, b"Subject: %d\r\n\r\nbody" % u) for u in range(1, 6)])
+    assert list(verify_blobs()) == []
+    assert list(rows_without_blobs()) == []
+    assert list(blobs_without_rows()) == []
+    assert list(unreferenced_blob_rows()) == []
+
+
+def test_damaged_missing_and_orphaned_blobs_are_each_reported(archive_root, folder):
+    rows = store_messages(folder, [fetched(u, b"Subject: %d\r\n\r\nbody" % u) for u in (1, 2, 3)])
+    store = get_store()
+    damaged, missing = rows[0].blob_id, rows[1].blob_id
+    path = store.path_for(damaged)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    store.path_for(missing).unlink()
+    orphan, _ = store.put(b"Subject: orphan\r\n\r\nwritten, then the commit never happened")
+    Blob.objects.create(sha256="f" * 64, size=1, stored_size=1)
+
+    problems = {p.sha256: p.error for p in verify_blobs()}
+    assert set(problems) == {damaged, missing, "f" * 64}
+    assert "failed" in problems[damaged] or "another hash" in problems[damaged]
+    assert "missing" in problems[missing]
+    assert verify_blob(rows[2].blob_id) is None
+    assert set(rows_without_blobs()) == {missing, "f" * 64}
+    assert list(blobs_without_rows()) == [orphan]
+    assert list(unreferenced_blob_rows()) == ["f" * 64]
