@@ -151,4 +151,6 @@ def next_run(job: Job, now: dt.datetime | None = None) -> dt.datetime | None:
     now = now or timezone.now()
     # Beat counts a new interval task from when it first sees it: about when it was saved.
     last = task.last_run_at or (task.date_changed if task.interval_id else now) or now
-    return now + max(dt.timedelta(0), task.schedule.remaining_estimate(last))
+    when = now + max(dt.timedelta(0), task.schedule.remaining_estimate(last))
+    # remaining_estimate reads the clock again: round away the microseconds between the two.
+    return (when + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
