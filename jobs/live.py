@@ -20,10 +20,11 @@ class Bar:
     rate: float | None  # bytes per second
     eta: dt.timedelta | None
     error: str = ""
+    complete: bool = False  # finished with nothing (left) to fetch: a full bar
 
     @property
     def value(self) -> int:
-        return min(self.done, self.total)
+        return self.max if self.complete else min(self.done, self.total)
 
     @property
     def max(self) -> int:
@@ -50,24 +51,21 @@ def _rate_and_eta(
 
 def folder_bar(f: FolderRun, run_ended: dt.datetime | None) -> Bar:
     finished = f.state in (FolderRun.State.DONE, FolderRun.State.SKIPPED)
-    total = f.total
-    done = total if finished else f.done
-    if finished and not total:
-        done = total = 1  # nothing new to fetch: a full bar, not an empty one
     ended = f.finished_at or run_ended
     rate, eta = _rate_and_eta(f.done, f.total, f.bytes, f.started_at, ended)
-    return Bar(f.folder, f.state, done, total, f.bytes, rate, eta, f.error)
+    return Bar(f.folder, f.state, f.done, f.total, f.bytes, rate, eta, f.error, finished)
 
 
 def overall_bar(run: JobRun) -> Bar:
     total, done = run.messages_total, run.messages_fetched
-    if run.state == JobRun.State.SUCCEEDED:
-        total = done = max(total, done, 1)  # the run said everything is in the archive
+    complete = run.state == JobRun.State.SUCCEEDED  # everything is in the archive
     rate, eta = _rate_and_eta(
         run.messages_fetched, run.messages_total, run.bytes_fetched, run.started_at,
         run.finished_at,
     )  # fmt: skip
-    return Bar("All folders", run.state, done, total, run.bytes_fetched, rate, eta, run.error)
+    return Bar(
+        "All folders", run.state, done, total, run.bytes_fetched, rate, eta, run.error, complete
+    )
 
 
 def progress_context(run: JobRun) -> dict:
