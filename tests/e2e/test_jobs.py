@@ -26,7 +26,10 @@ def job(dovecot, mail_user):
 
 
 def test_start_a_backup_and_watch_the_progress_bar_reach_100_percent(
-    logged_in_page, job, start_worker, screenshot_dir
+    logged_in_page,
+    job,
+    start_worker,  # noqa: F811 (the fixture imported above)
+    screenshot_dir,
 ):
     page = logged_in_page
     start_worker()

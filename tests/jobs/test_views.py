@@ -91,7 +91,9 @@ def test_interval_schedules_and_deleting_a_job_removes_its_task(client, alice, a
         ({"notify_urls": "not a url at all"}, "notify_urls"),
     ],
 )
-def test_bad_schedules_and_urls_are_refused_with_a_message(client, alice, account, overrides, field):
+def test_bad_schedules_and_urls_are_refused_with_a_message(
+    client, alice, account, overrides, field
+):
     response = client.post("/jobs/new/", form_data(account, **overrides))
     assert response.status_code == 200 and field in response.context["form"].errors
     assert not Job.objects.exists()
@@ -130,9 +132,9 @@ def test_one_click_daily_backup_for_an_account(client, alice, account):
 
 def test_history_filters_by_state_and_account_and_paginates(client, alice, account):
     other = Account.objects.create(name="Other", host="h", username="u")
-    job, other_job = Job.objects.create(name="a", account=account), None
+    job = Job.objects.create(name="a", account=account)
     other_job = Job.objects.create(name="b", account=other)
-    for i in range(60):
+    for _ in range(60):
         JobRun.objects.create(job=job, account=account, state=State.SUCCEEDED)
     JobRun.objects.create(job=other_job, account=other, state=State.FAILED, error="boom")
     page = client.get("/jobs/runs/?state=failed")
