@@ -1,0 +1,328 @@
+"""Full-text search of the archive: one interface, SQLite FTS5 or PostgreSQL full-text search.
+
+The index table (`archive_search`, created by migration 0002 for the database in use) holds one
+row per message, keyed by the Message id: subject, body (capped ~1 MB), from, to, cc and
+attachment names. The backup fills it as it stores messages (`archive.indexing`, inside the
+ingest transaction); `manage.py reindex` rebuilds it.
+
+A query is words (every word must match; "quoted phrases" match as phrases) anywhere, plus
+optional words per field, plus filters on the Message rows. Results come newest archived first
+with keyset pagination on the message id, so a page costs the same at any depth.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+from django.utils.html import escape, format_html_join
+from django.utils.safestring import SafeString
+
+from archive.models import Message
+
+FIELDS = ("subject", "body", "from_addr", "to_addrs", "cc_addrs", "attachments")
+_TERM = re.compile(r'"([^"]*)"|(\S+)')
+MARK_START, MARK_END = "\x02", "\x03"
+PER_PAGE = 50
+
+
+@dataclass
+class SearchQuery:
+    words: str = ""
+    subject: str = ""
+    body: str = ""
+    from_addr: str = ""
+    to_addrs: str = ""
+    cc_addrs: str = ""
+    attachments: str = ""
+    account_id: int | None = None
+    folder_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    has_attachment: bool | None = None
+    flag: str = ""  # e.g. "\\Seen"; "-\\Seen" for messages without it
+    deleted: bool | None = None
+
+    def field_terms(self) -> dict[str, list[str]]:
+        """Terms per field; "" is the key for words anywhere."""
+        out = {"": terms(self.words)}
+        for name in FIELDS:
+            out[name] = terms(getattr(self, name))
+        return {k: v for k, v in out.items() if v}
+
+    @property
+    def empty(self) -> bool:
+        return not self.field_terms()
+
+
+@dataclass
+class Hit:
+    message: Message
+    snippet: SafeString
+
+
+@dataclass
+class SearchPage:
+    hits: list[Hit] = field(default_factory=list)
+    next_after: int | None = None  # pass as `after` for the next page
+
+
+def terms(text: str) -> list[str]:
+    """Words and "quoted phrases" of a query; quotes and operators lose their meaning."""
+    out = []
+    for m in _TERM.finditer(text or ""):
+        term = " ".join((m.group(1) if m.group(1) is not None else m.group(2)).split())
+        if term.strip("*\"'()"):
+            out.append(term[:200])
+    return out[:20]
+
+
+def message_filter(q: SearchQuery) -> Q:
+    cond = Q()
+    if q.account_id:
+        cond &= Q(folder__account_id=q.account_id)
+    if q.folder_id:
+        cond &= Q(folder_id=q.folder_id)
+    if q.date_from:
+        cond &= Q(date__gte=datetime.combine(q.date_from, time.min).astimezone())
+    if q.date_to:
+        cond &= Q(date__lte=datetime.combine(q.date_to, time.max).astimezone())
+    if q.has_attachment is not None:
+        cond &= Q(has_attachments=q.has_attachment)
+    if q.deleted is not None:
+        cond &= Q(deleted_on_server_at__isnull=not q.deleted)
+    if q.flag:
+        wanted = q.flag.lstrip("-")
+        flag_q = Q(flags__icontains=wanted)
+        cond &= ~flag_q if q.flag.startswith("-") else flag_q
+    return cond
+
+
+def _filter_sql(q: SearchQuery, id_column: str) -> tuple[str, list]:
+    """A correlated EXISTS over the Message rows for the filters (and for the row existing)."""
+    qs = Message.objects.filter(message_filter(q)).filter(pk=RawSQL(id_column, ()))
+    sql, params = qs.values("pk").query.sql_with_params()
+    return f"EXISTS ({sql})", list(params)
+
+
+def search(q: SearchQuery, *, after: int | None = None, per_page: int = PER_PAGE) -> SearchPage:
+    """One page of results for `q`, newest archived first."""
+    if q.empty:
+        return SearchPage()
+    rows = _backend().query(q, after, per_page + 1)
+    ids = [r[0] for r in rows[:per_page]]
+    by_id = Message.objects.select_related("folder", "folder__account").in_bulk(ids)
+    hits = [Hit(by_id[i], highlight(snip)) for i, snip in rows[:per_page] if i in by_id]
+    return SearchPage(hits, next_after=ids[-1] if len(rows) > per_page else None)
+
+
+def highlight(snippet: str) -> SafeString:
+    """The snippet escaped, with matches (between the markers) in <mark>."""
+    pieces = re.split(f"({MARK_START}[^{MARK_END}]*{MARK_END})", snippet or "")
+    return format_html_join(
+        "",
+        "{}",
+        ((_mark(p),) for p in pieces if p),
+    )
+
+
+def _mark(piece: str) -> SafeString | str:
+    if piece.startswith(MARK_START):
+        return format_html_join("", "<mark>{}</mark>", [(piece.strip(MARK_START + MARK_END),)])
+    return escape(piece)
+
+
+# -- indexing ---------------------------------------------------------------------------------
+
+
+def index_documents(pairs: Iterable) -> None:
+    """Add or replace the index rows of (Message, indexing.Document) pairs."""
+    rows = [(m.pk, *(_clean(getattr(d, f)) for f in FIELDS)) for m, d in pairs]
+    if rows:
+        _backend().write(rows)
+
+
+def _clean(text: str) -> str:
+    return (text or "").replace("\x00", " ").replace(MARK_START, " ").replace(MARK_END, " ")
+
+
+def rebuild(
+    progress: Callable[[int, int], None] | None = None, batch: int = 200, store=None
+) -> int:
+    """Rebuild the whole index from the blob store (manage.py reindex); returns messages indexed."""
+    from archive.blobstore import get_store
+    from archive.indexing import document_for
+
+    store = store or get_store()
+    _backend().clear()
+    total = Message.objects.count()
+    done, last = 0, 0
+    while True:
+        chunk = list(
+            Message.objects.filter(pk__gt=last).order_by("pk").values_list("pk", "blob_id")[:batch]
+        )
+        if not chunk:
+            break
+        pairs = [(_Row(pk), document_for(store.get(sha))) for pk, sha in chunk]
+        with transaction.atomic():
+            index_documents(pairs)
+        done += len(chunk)
+        last = chunk[-1][0]
+        if progress:
+            progress(done, total)
+    return done
+
+
+@dataclass
+class _Row:
+    pk: int
+
+
+def index_size() -> int:
+    """Bytes the search index takes in the database (best effort)."""
+    return _backend().size()
+
+
+def _backend():
+    return POSTGRES if connection.vendor == "postgresql" else SQLITE
+
+
+# -- SQLite FTS5 ------------------------------------------------------------------------------
+
+
+class _SQLite:
+    def write(self, rows: list[tuple]) -> None:
+        with connection.cursor() as c:
+            c.executemany("DELETE FROM archive_search WHERE rowid = %s", [(r[0],) for r in rows])
+            c.executemany(
+                "INSERT INTO archive_search (rowid, subject, body, from_addr, to_addrs, "
+                "cc_addrs, attachments) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+
+    def clear(self) -> None:
+        with connection.cursor() as c:
+            c.execute("DELETE FROM archive_search")
+
+    def match(self, q: SearchQuery) -> str:
+        parts = []
+        for name, words in q.field_terms().items():
+            phrase = " AND ".join(_fts_phrase(w) for w in words)
+            parts.append(f"{name} : ({phrase})" if name else f"({phrase})")
+        return " AND ".join(parts)
+
+    def query(self, q: SearchQuery, after: int | None, limit: int) -> list[tuple[int, str]]:
+        exists, params = _filter_sql(q, "archive_search.rowid")
+        sql = (
+            "SELECT rowid, snippet(archive_search, -1, char(2), char(3), '…', 16) "
+            f"FROM archive_search WHERE archive_search MATCH %s AND {exists}"
+        )
+        args: list = [self.match(q), *params]
+        if after:
+            sql += " AND rowid < %s"
+            args.append(after)
+        sql += " ORDER BY rowid DESC LIMIT %s"
+        with connection.cursor() as c:
+            c.execute(sql, [*args, limit])
+            return list(c.fetchall())
+
+    def size(self) -> int:
+        with connection.cursor() as c:
+            try:
+                c.execute("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'archive_search%%'")
+                return int(c.fetchone()[0] or 0)
+            except Exception:  # noqa: BLE001 - dbstat is optional in SQLite builds
+                return 0
+
+
+def _fts_phrase(term: str) -> str:
+    prefix = term.endswith("*")
+    term = term.rstrip("*").replace('"', '""')
+    return f'"{term}"' + (" *" if prefix else "")
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+_DOCUMENT_SQL = (
+    "setweight(to_tsvector('simple', %s), 'A') || setweight(to_tsvector('simple', %s), 'D') || "
+    "setweight(to_tsvector('simple', %s || ' ' || %s || ' ' || %s), 'B') || "
+    "setweight(to_tsvector('simple', %s), 'C')"
+)
+
+
+class _Postgres:
+    def write(self, rows: list[tuple]) -> None:
+        with connection.cursor() as c:
+            c.executemany(
+                "INSERT INTO archive_search (message_id, subject, body, from_addr, to_addrs, "
+                "cc_addrs, attachments, document) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+                f"{_DOCUMENT_SQL}) ON CONFLICT (message_id) DO UPDATE SET "
+                "subject = EXCLUDED.subject, body = EXCLUDED.body, from_addr = EXCLUDED.from_addr,"
+                " to_addrs = EXCLUDED.to_addrs, cc_addrs = EXCLUDED.cc_addrs, "
+                "attachments = EXCLUDED.attachments, document = EXCLUDED.document",
+                [(*r, r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows],
+            )
+
+    def clear(self) -> None:
+        with connection.cursor() as c:
+            c.execute("TRUNCATE archive_search")
+
+    def tsquery(self, q: SearchQuery) -> tuple[str, list, list[str], list]:
+        """(query over the whole document, its params, per-field checks, their params)."""
+        all_terms = [w for words in q.field_terms().values() for w in words]
+        query = " && ".join(_pg_phrase(w) for w in all_terms)
+        params: list = [_pg_term(w) for w in all_terms]
+        checks, check_params = [], []
+        for name, words in q.field_terms().items():
+            if name and name != "body":  # body words: the document query already covers them
+                for w in words:
+                    checks.append(f"to_tsvector('simple', s.{name}) @@ {_pg_phrase(w)}")
+                    check_params.append(_pg_term(w))
+        return query, params, checks, check_params
+
+    def query(self, q: SearchQuery, after: int | None, limit: int) -> list[tuple[int, str]]:
+        query, params, checks, check_params = self.tsquery(q)
+        exists, filter_params = _filter_sql(q, "s.message_id")
+        where = [f"s.document @@ ({query})", exists, *checks]
+        args = [*params, *filter_params, *check_params]
+        if after:
+            where.append("s.message_id < %s")
+            args.append(after)
+        sql = (
+            "SELECT p.message_id, ts_headline('simple', LEFT(p.subject || ' — ' || p.body, 200000),"
+            f" ({query}), 'StartSel=\x02, StopSel=\x03, MaxWords=30, MinWords=12, "
+            'MaxFragments=2, FragmentDelimiter=" … "\') FROM (SELECT s.message_id, s.subject, '
+            f"s.body FROM archive_search s WHERE {' AND '.join(where)} "
+            "ORDER BY s.message_id DESC LIMIT %s) p ORDER BY p.message_id DESC"
+        )
+        with connection.cursor() as c:
+            c.execute(sql, [*params, *args, limit])
+            return list(c.fetchall())
+
+    def size(self) -> int:
+        with connection.cursor() as c:
+            c.execute("SELECT pg_total_relation_size('archive_search')")
+            return int(c.fetchone()[0] or 0)
+
+
+def _pg_phrase(term: str) -> str:
+    if term.endswith("*"):
+        return "to_tsquery('simple', %s)"
+    return "phraseto_tsquery('simple', %s)"
+
+
+def _pg_term(term: str) -> str:
+    if term.endswith("*"):
+        # A prefix search: one lexeme, quoted so nothing in it is an operator.
+        word = re.sub(r"[^\w]", "", term.rstrip("*")) or "x"
+        return f"{word}:*"
+    return term
+
+
+SQLITE = _SQLite()
+POSTGRES = _Postgres()
