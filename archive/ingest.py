@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from archive import indexing
 from archive.blobstore import BlobBackend, get_store
 from archive.models import Blob, Folder, Message, ParkedMessage
 from archive.parsing import ParsedHeaders, parse_message
@@ -65,6 +66,8 @@ def store_messages(
     # Durable blobs first, outside the transaction (fsyncs must not hold database locks).
     stored = store.put_many([m.raw for m in fetched])
     parsed = [parse_message(m.raw) for m in fetched]
+    # Browser (issue 6): search text and references, read before any database lock is taken.
+    prepared = indexing.prepare(fetched)
     now = timezone.now()
     with transaction.atomic():
         _create_blobs(fetched, stored, now)
@@ -75,6 +78,7 @@ def store_messages(
         )
         new_rows = _new_rows(folder, uidvalidity, fetched, stored, parsed, existing, now)
         created = Message.objects.bulk_create(new_rows)
+        prepared.record(created)  # browser: index and references, in this same transaction
         ParkedMessage.objects.filter(
             folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
         ).delete()

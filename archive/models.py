@@ -142,3 +142,39 @@ class MessageRef(models.Model):
 
     def __str__(self) -> str:
         return self.ref
+
+
+# -- Browser (issue 6): imports ---------------------------------------------------------------
+
+
+class ImportRun(models.Model):
+    """An import of mail files into an account's archive (an upload or the server import
+    folder), with the progress the page shows and the per-file problems it met."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Finished with problems"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="import_runs"
+    )
+    source = models.CharField(max_length=1000)  # a name under IMPORT_DIR, or "upload"
+    folder_name = models.CharField(max_length=1000, blank=True, default="")
+    state = models.CharField(max_length=10, choices=State, default=State.QUEUED)
+    total_bytes = models.BigIntegerField(default=0)
+    done_bytes = models.BigIntegerField(default=0)
+    imported = models.IntegerField(default=0)
+    duplicates = models.IntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True)  # [{"file": ..., "error": ...}]
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.source} ({self.state})"
