@@ -53,6 +53,7 @@ class AccountForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["port"].widget.attrs.update(min=1, max=65535)
         self.fields["host"].widget.attrs.update(autocomplete="off", spellcheck="false")

@@ -613,6 +613,7 @@ def _inspect_imap(client: IMAPClient, report: ConnectionReport) -> None:
             continue
         status = client.folder_status(name, [b"MESSAGES"])
         report.folders.append(FolderCount(str(name), int(status[b"MESSAGES"]), special))
+    report.folders.sort(key=lambda folder: folder.name.upper() != "INBOX")  # INBOX first
 
 
 def _inspect_pop3(client: poplib.POP3, report: ConnectionReport) -> None:
