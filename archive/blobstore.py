@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import io
 import os
 import tempfile
 import threading
@@ -148,8 +149,6 @@ class BlobStore:
 
     def open_stream(self, sha256: str) -> BinaryIO:
         """A buffered reader of the raw bytes; the hash is checked when the end is read."""
-        import io
-
         path = self.path_for(sha256)
         try:
             f = open(path, "rb")
@@ -180,7 +179,8 @@ class BlobStore:
         for sha, raw in zip(hashes, raws, strict=True):
             if sha not in pending and not self.exists(sha):
                 pending[sha] = (raw, self.path_for(sha))
-        temps = self._write_temps(pending)
+        new_dirs: set[Path] = set()
+        temps = self._write_temps(pending, new_dirs)
         try:
             self._sync_files([tmp for tmp, _ in temps.values()])
             for sha, (tmp, _) in temps.items():
@@ -189,7 +189,8 @@ class BlobStore:
             for tmp, _ in temps.values():
                 _unlink_quietly(tmp)
             raise
-        self._sync_dirs({path.parent for _, path in pending.values()})
+        # The renamed entries, and the entries of directories created for them, made durable.
+        self._sync_dirs({path.parent for _, path in pending.values()} | new_dirs)
         for sha, (_, path) in pending.items():
             self._reverify(sha, path)
         return [(sha, self.stored_size(sha)) for sha in hashes]
@@ -214,11 +215,13 @@ class BlobStore:
                 raise BlobError("The file changed while it was being stored.")
             return self.put_many([mm])[0]  # type: ignore[list-item]
 
-    def _write_temps(self, pending: dict[str, tuple[bytes, Path]]) -> dict[str, tuple[str, int]]:
+    def _write_temps(
+        self, pending: dict[str, tuple[bytes, Path]], new_dirs: set[Path]
+    ) -> dict[str, tuple[str, int]]:
         temps: dict[str, tuple[str, int]] = {}
         try:
             for sha, (raw, path) in pending.items():
-                self._ensure_dir(path.parent)
+                new_dirs |= self._ensure_dir(path.parent)
                 fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{sha[:16]}-")
                 temps[sha] = (tmp, 0)
                 with os.fdopen(fd, "wb", buffering=CHUNK) as out:
@@ -246,15 +249,18 @@ class BlobStore:
         for d in dirs:
             _fsync_dir(d)
 
-    def _ensure_dir(self, d: Path) -> None:
+    def _ensure_dir(self, d: Path) -> set[Path]:
+        """Create a blob directory; returns the parents whose new entries need an fsync."""
         if d in self._known_dirs:
-            return
+            return set()
+        created: set[Path] = set()
         with self._dir_lock:
-            missing = [p for p in (d.parent.parent, d.parent, d) if not p.is_dir()]
-            for p in missing:
-                p.mkdir(parents=True, exist_ok=True)
-                _fsync_dir(p.parent)  # the new entry must survive a crash too
+            for p in (d.parent.parent, d.parent, d):
+                if not p.is_dir():
+                    p.mkdir(parents=True, exist_ok=True)
+                    created.add(p.parent)
             self._known_dirs.add(d)
+        return created
 
     def _reverify(self, sha256: str, path: Path) -> None:
         try:

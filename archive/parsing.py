@@ -14,7 +14,6 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import getaddresses
 
 from archive.charsets import decode_header_value, decode_text
 
@@ -138,19 +137,65 @@ _RAW_CAP = 20_000  # bytes of one header value handed to a decoder (the header b
 
 
 def addresses(raw_values: list[bytes], cap: int) -> str:
-    """Address headers as "Name <addr>, addr2": parsed before encoded words are decoded (so
-    a comma inside an encoded display name cannot split an address), the raw text on failure."""
+    """Address headers as "Name <addr>, addr2".
+
+    Split before encoded words are decoded, so a comma inside an encoded display name cannot
+    split an address. A small linear splitter instead of `email.utils.getaddresses`, which
+    recurses once per word and hits RecursionError on long hostile headers.
+    """
     out: list[str] = []
     for raw in raw_values:
-        raw = raw[:_RAW_CAP]
-        pairs = getaddresses([decode_text(raw, "utf-8")])
-        if not pairs or any(not addr for _, addr in pairs):
-            out.append(decode_header_value(raw))
-            continue
-        for name, addr in pairs:
-            name = " ".join(decode_header_value(name.encode("utf-8")).split())
-            out.append(f"{name} <{addr}>" if name and name != addr else addr)
-    return " ".join(", ".join(out).split())[:cap]
+        for piece in split_addresses(decode_text(raw[:_RAW_CAP], "utf-8")):
+            out.append(_format_address(piece))
+            if sum(map(len, out)) > cap:
+                break
+    return " ".join(", ".join(p for p in out if p).split())[:cap]
+
+
+_ADDR_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|\((?:[^()\\]|\\.)*\)?|<[^<>]*>?|,|[^",(<]+|.', re.S)
+
+
+def split_addresses(text: str) -> list[str]:
+    """Split an address list on commas outside quotes, angle brackets and comments."""
+    pieces: list[str] = []
+    current: list[str] = []
+    for m in _ADDR_TOKEN.finditer(text):
+        token = m.group()
+        if token == ",":
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(token)
+    pieces.append("".join(current))
+    return [p.strip() for p in pieces if p.strip()]
+
+
+_ANGLE_ADDR = re.compile(r"^(.*?)<([^<>]*)>\s*(?:\((.*)\))?\s*$", re.S)
+_COMMENT = re.compile(r"\(([^()]*)\)")
+
+
+def _format_address(piece: str) -> str:
+    if m := _ANGLE_ADDR.match(piece):
+        name, addr = m.group(1).strip(), m.group(2).strip()
+    elif ":" in piece and piece.endswith(";"):  # a group, "undisclosed-recipients:;"
+        return _decode_words(piece)
+    else:
+        comment = _COMMENT.search(piece)
+        addr = _COMMENT.sub("", piece).strip()
+        name = comment.group(1).strip() if comment else ""
+    name = _decode_words(_unquote(name))
+    addr = " ".join(addr.split())
+    return f"{name} <{addr}>" if name and name != addr and addr else (addr or name)
+
+
+def _unquote(name: str) -> str:
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    return re.sub(r"\\(.)", r"\1", name)
+
+
+def _decode_words(text: str) -> str:
+    return " ".join(decode_header_value(text.encode("utf-8")).split())
 
 
 _MSGID_RE = re.compile(r"<[^<>\s]+>")

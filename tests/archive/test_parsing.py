@@ -179,3 +179,24 @@ def test_generated_bombs_are_parsed_in_bounded_time_with_a_note(build, note):
 def test_the_time_limit_stops_a_slow_parse_with_a_note():
     parsed = parse_message(many_parts(900), time_limit=0)
     assert "time limit" in parsed.error
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'"Doe, John" <j@x.org>, plain@x.org', "Doe, John <j@x.org>, plain@x.org"),
+        (b"nsb (Nathaniel Borenstein)", "Nathaniel Borenstein <nsb>"),
+        (b'"a \\"q\\" b" <q@x>', 'a "q" b <q@x>'),
+        (b"undisclosed-recipients:;", "undisclosed-recipients:;"),
+        (b"broken <unclosed, x@y", "broken <unclosed, x@y"),
+    ],
+)
+def test_address_lists_are_split_and_shown_as_name_and_address(raw, expected):
+    assert parse_message(b"To: " + raw + b"\r\n\r\n").to_addrs == expected
+
+
+def test_an_address_header_of_endless_words_is_parsed_without_recursion():
+    # email.utils.getaddresses recurses per word and raises RecursionError on this.
+    raw = b"To: " + b"word:" * 15_000 + b"\r\nSubject: after\r\n\r\n"
+    parsed = parse_message(raw)
+    assert parsed.error == "" and parsed.subject == "after" and parsed.to_addrs
