@@ -140,6 +140,9 @@ if DEBUG:
     WHITENOISE_USE_FINDERS = True
 
 ARCHIVE_ROOT = Path(env.str("ARCHIVE_ROOT", default=str(DATA_DIR / "archive")))
+# Server folder an admin fills with large mail files (mbox, zip, Maildir, .mbox packages) to
+# import in the background; empty: server imports are off (uploads still work).
+IMPORT_DIR = env.str("IMPORT_DIR", default="")
 # Self-hosted servers on a LAN are common, so internal hosts are allowed unless turned off.
 ALLOW_INTERNAL_HOSTS = env.bool("ALLOW_INTERNAL_HOSTS", default=True)
 CONNECTION_TIMEOUT = env.int("CONNECTION_TIMEOUT", default=20)

@@ -1,0 +1,234 @@
+"""Archive pages that move mail in and out: search, exports (streamed) and imports."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.db import close_old_connections, transaction
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from archive import importer, search
+from archive.export import FORMATS, export_messages
+from archive.forms import SearchForm, ServerImportForm, UploadForm
+from archive.models import ImportRun, Message
+from archive.safenames import safe_component
+from archive.viewer import set_download_headers
+from archive.views import accounts_for_user, get_account_for_user, get_folder_for_user
+
+MAX_SELECTION = 10_000
+
+
+def search_view(request: HttpRequest) -> HttpResponse:
+    accounts = accounts_for_user(request.user).order_by("name")
+    form = SearchForm(request.GET or None, accounts=accounts)
+    page = None
+    query_string = ""
+    if form.is_bound and form.is_valid():
+        q = form.to_query()
+        if not q.empty:
+            after = request.GET.get("after")
+            page = search.search(q, after=int(after) if (after or "").isdigit() else None)
+            params = request.GET.copy()
+            params.pop("after", None)
+            query_string = params.urlencode()
+    advanced = any(request.GET.get(k) for k in form.fields if k != "q")
+    context = {
+        "nav": "archive",
+        "form": form,
+        "page": page,
+        "query_string": query_string,
+        "advanced": advanced,
+    }
+    return render(request, "archive/search.html", context)
+
+
+# -- exports ----------------------------------------------------------------------------------
+
+
+def _export_selection(request: HttpRequest) -> tuple[object, str]:
+    """(messages queryset, name) for the export the request asks for; 404 if not allowed."""
+    data = request.POST if request.method == "POST" else request.GET
+    scope = data.get("scope", "")
+    visible = Message.objects.filter(folder__account__in=accounts_for_user(request.user))
+    if scope == "folder":
+        folder = get_folder_for_user(request.user, _int(data.get("folder")))
+        qs = visible.filter(folder__account=folder.account, folder__name=folder.name)
+        return qs, f"{folder.account.name}-{folder.name}"
+    if scope == "account":
+        account = get_account_for_user(request.user, _int(data.get("account")))
+        return visible.filter(folder__account=account), account.name
+    if scope == "selection":
+        ids = [_int(i) for i in data.getlist("ids")[:MAX_SELECTION]]
+        return visible.filter(pk__in=ids), "selection"
+    if scope == "search":
+        form = SearchForm(data, accounts=accounts_for_user(request.user))
+        if not form.is_valid() or form.to_query().empty:
+            raise Http404("Nothing to export.")
+        ids = _all_search_ids(form.to_query())
+        return visible.filter(pk__in=ids), "search"
+    raise Http404("Unknown export.")
+
+
+def _all_search_ids(q) -> list[int]:
+    ids: list[int] = []
+    after = None
+    while len(ids) < MAX_SELECTION:
+        page = search.search(q, after=after, per_page=500)
+        ids.extend(h.message.pk for h in page.hits)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    return ids[:MAX_SELECTION]
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+
+
+def export_view(request: HttpRequest) -> HttpResponse:
+    """A zip of .eml files (with manifest.csv) or of mbox files, streamed as it is written."""
+    data = request.POST if request.method == "POST" else request.GET
+    fmt = data.get("fmt", "eml")
+    if fmt not in FORMATS:
+        raise Http404("Unknown format.")
+    qs, name = _export_selection(request)
+    if request.method == "POST" and data.get("scope") == "selection" and not data.getlist("ids"):
+        flash.error(request, "Select at least one message to export.")
+        return redirect(request.META.get("HTTP_REFERER") or "archive:home")
+    response = StreamingHttpResponse(_stream_export(qs, fmt), content_type="application/zip")
+    suffix = "-mbox" if fmt == "mbox" else ""
+    set_download_headers(response, safe_component(f"{name}{suffix}") + ".zip")
+    return response
+
+
+class _QueueWriter:
+    """A file-like object that hands what is written to a bounded queue (memory stays flat)."""
+
+    def __init__(self, q: queue.Queue, cancelled: threading.Event):
+        self.q = q
+        self.cancelled = cancelled
+
+    def write(self, data: bytes) -> int:
+        if self.cancelled.is_set():
+            raise BrokenPipeError("The download was cancelled.")
+        if data:
+            self.q.put(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _stream_export(messages, fmt: str):
+    """Run the export in a thread writing into a queue; yield the chunks as they come."""
+    chunks: queue.Queue = queue.Queue(maxsize=32)
+    cancelled = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            export_messages(messages, _QueueWriter(chunks, cancelled), fmt=fmt)
+        except BrokenPipeError:
+            pass
+        finally:
+            close_old_connections()
+            chunks.put(done)
+
+    worker = threading.Thread(target=produce, name="archive-export", daemon=True)
+    worker.start()
+    try:
+        while (chunk := chunks.get()) is not done:
+            yield chunk
+    finally:
+        cancelled.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                chunks.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+
+# -- imports ----------------------------------------------------------------------------------
+
+
+def import_root() -> Path | None:
+    root = getattr(settings, "IMPORT_DIR", "") or ""
+    return Path(root) if root else None
+
+
+def import_page(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_account_for_user(request.user, pk)
+    upload = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and upload.is_valid():
+        report = importer.import_uploads(
+            account, upload.cleaned_data["files"], upload.cleaned_data["folder"]
+        )
+        return render(
+            request,
+            "archive/import_result.html",
+            {"nav": "archive", "account": account, "report": report},
+        )
+    context = {
+        "nav": "archive",
+        "account": account,
+        "upload": upload,
+        "root": import_root(),
+        "entries": importer.list_import_dir(import_root()),
+        "runs": ImportRun.objects.filter(account=account)[:20],
+    }
+    return render(request, "archive/import.html", context)
+
+
+@require_POST
+def import_server(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start a background import of an entry of the server's import folder."""
+    account = get_account_for_user(request.user, pk)
+    form = ServerImportForm(request.POST)
+    root = import_root()
+    if root is None or not form.is_valid():
+        raise Http404("No import folder is configured.")
+    try:
+        path = importer.resolve_import_path(root, form.cleaned_data["name"])
+    except importer.ImportRefused as e:
+        flash.error(request, str(e))
+        return redirect("archive:import", pk=account.pk)
+    run = ImportRun.objects.create(
+        account=account,
+        source=path.name,
+        folder_name=form.cleaned_data["folder"] or "",
+        total_bytes=importer.total_size(path),
+    )
+    from archive.tasks import import_mail
+
+    transaction.on_commit(lambda: import_mail.delay(run.pk))
+    flash.success(request, f"Importing {path.name} in the background.")
+    return redirect("archive:import-run", pk=run.pk)
+
+
+def import_run(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(
+        ImportRun.objects.filter(account__in=accounts_for_user(request.user)), pk=pk
+    )
+    template = "archive/_import_run.html" if request.headers.get("HX-Request") else None
+    context = {"nav": "archive", "run": run, "account": run.account}
+    return render(request, template or "archive/import_run.html", context)
+
+
+def finish_run(run: ImportRun, report: importer.ImportReport) -> None:
+    """Record a finished import's figures (used by the task)."""
+    run.imported, run.duplicates = report.imported, report.duplicates
+    run.done_bytes = max(run.done_bytes, report.bytes_read)
+    run.problems = report.problems
+    run.state = ImportRun.State.PARTIAL if report.problems else ImportRun.State.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save()
