@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import Account
@@ -53,7 +53,8 @@ def archive_totals() -> dict[int, tuple[int, int]]:
 
 
 def _latest(runs, **filters) -> JobRun | None:
-    return runs.filter(**filters).order_by("-finished_at", "-pk").first()
+    newest = F("finished_at").desc(nulls_last=True)  # PostgreSQL sorts NULLs first otherwise
+    return runs.filter(**filters).order_by(newest, "-pk").first()
 
 
 def account_rows(jobs_by_account: dict[int, list[Job]]) -> list[AccountRow]:
