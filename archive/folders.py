@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from imapclient import imap_utf7
 
 
@@ -9,8 +11,17 @@ def decode_folder_name(raw: str | bytes) -> str:
     """The display name of a folder whose wire name is `raw`; never raises.
 
     A name that is not valid, canonical modified UTF-7 (a stray `&`, or a server sending UTF-8
-    after `ENABLE UTF8=ACCEPT`) is shown as the server sent it rather than guessed at.
+    after `ENABLE UTF8=ACCEPT`) is shown as the server sent it rather than guessed at. Control
+    characters (which modified UTF-7 can smuggle in, `&AAA-` is NUL) become U+FFFD: they have
+    no business in a display name and PostgreSQL text cannot hold NUL.
     """
+    return _CONTROLS.sub("\ufffd", _decode(raw))
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _decode(raw: str | bytes) -> str:
     if isinstance(raw, str):
         if not raw.isascii():
             return raw  # already UTF-8 text: UTF8=ACCEPT servers send names that way

@@ -21,11 +21,15 @@ from archive.export import (
     iter_mboxrd,
     mboxrd_escape,
 )
+from archive.folders import decode_folder_name
 from archive.ingest import FetchedMessage, store_messages
 from archive.models import Folder, Message
 from archive.safenames import MAX_COMPONENT_BYTES
 from tests.archive.conftest import make_account
 from tests.corpus import pick
+
+# Also run against a real PostgreSQL by `make test` (pytest -m postgres).
+pytestmark = pytest.mark.postgres
 
 WHEN = datetime(2023, 11, 5, 9, 30, tzinfo=UTC)
 
@@ -44,7 +48,8 @@ UNSAFE_FOLDERS = [
     ("Inbox", "/"),
     ("INBOX", "/"),
     ("CON", "/"),
-    ("x\x00y\x1b[31m", "/"),
+    (decode_folder_name("x&AAA-y&ABs-[31m"), "/"),  # NUL and ESC, as a server could send them
+    ("tab\there", "/"),
     ("\u202egpj.exe", "/"),
     ("Überweisungen & Belege", "/"),
     ("L" * 300, "/"),

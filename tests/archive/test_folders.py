@@ -21,6 +21,7 @@ from archive.folders import decode_folder_name, encode_folder_name, folder_path
         ("bad&Zz", "bad&Zz"),
         ("x&AGE-", "x&AGE-"),  # a non-canonical encoding of "xa" is not trusted
         ("Überweisungen", "Überweisungen"),  # UTF8=ACCEPT servers send UTF-8 text
+        ("x&AAA-y&ABs-[31m", "x\ufffdy\ufffd[31m"),  # NUL and ESC smuggled in as UTF-7
     ],
 )
 def test_folder_names_are_decoded_from_modified_utf7(wire, display):

@@ -14,6 +14,9 @@ from archive.models import Blob, Folder, Message, ParkedMessage
 from tests.archive.conftest import make_account, make_folder
 from tests.corpus import corpus_messages, pick
 
+# Also run against a real PostgreSQL by `make test` (pytest -m postgres).
+pytestmark = pytest.mark.postgres
+
 WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 

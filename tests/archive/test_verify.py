@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from archive.blobstore import get_store
 from archive.ingest import FetchedMessage, store_messages
 from archive.models import Blob
@@ -14,6 +16,9 @@ from archive.verify import (
     verify_blob,
     verify_blobs,
 )
+
+# Also run against a real PostgreSQL by `make test` (pytest -m postgres).
+pytestmark = pytest.mark.postgres
 
 
 def fetched(uid: int, raw: bytes) -> FetchedMessage:
