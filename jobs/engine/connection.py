@@ -17,7 +17,6 @@ the whole attempt must end within one timeout even when DNS, the handshake or th
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import imaplib
 import ipaddress
@@ -184,16 +183,29 @@ class _Target:
 
 
 def _resolve(target: _Target) -> list[tuple]:
-    # getaddrinfo cannot be interrupted, so it runs in a thread we stop waiting for.
-    future = _RESOLVER.submit(socket.getaddrinfo, target.host, target.port, 0, socket.SOCK_STREAM)
-    try:
-        return future.result(timeout=target.deadline.remaining())
-    except concurrent.futures.TimeoutError:
+    """getaddrinfo within the deadline.
+
+    It cannot be interrupted, so it runs in a daemon thread we stop waiting for. A thread per
+    lookup rather than a pool: a pool created before a fork (Celery prefork, gunicorn preload)
+    leaves the children with workers that do not exist.
+    """
+    outcome: list = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(target.host, target.port, 0, socket.SOCK_STREAM))
+        except OSError as exc:
+            outcome.append(exc)
+        done.set()
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    if not done.wait(target.deadline.remaining()):
         target.deadline.expired = True
-        raise TimeoutError("name resolution timed out") from None
-
-
-_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+        raise TimeoutError("name resolution timed out")
+    if isinstance(outcome[0], OSError):
+        raise outcome[0]
+    return outcome[0]
 
 
 def is_internal_address(address: str) -> bool:

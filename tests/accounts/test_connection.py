@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import gc
 import poplib
+import socket
+import threading
 import time
 import warnings
+from contextlib import suppress
 
 import pytest
 from imapclient import IMAPClient
@@ -297,3 +300,40 @@ def test_failed_connections_leave_no_open_socket_behind(dovecot, mail_user):
         gc.collect()
     leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert leaks == []
+
+
+def test_a_hanging_name_lookup_ends_at_the_timeout(dovecot, mail_user, monkeypatch):
+    def slow_lookup(*args, **kwargs):
+        time.sleep(3)
+        raise OSError("too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    started = time.monotonic()
+    report = test_connection(account_for(dovecot, mail_user, host="slow.example"), timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    assert_failed(report, errors.ConnectionTimedOut, "did not answer within 0.5 seconds")
+
+
+def test_a_server_trickling_bytes_cannot_stretch_the_test_past_the_timeout(dovecot, mail_user):
+    # Each byte arrives well within the read timeout; only the overall deadline stops it.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        stop = threading.Event()
+
+        def trickle() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                for byte in b"* OK still greeting" * 10:
+                    if stop.wait(0.3):
+                        return
+                    with suppress(OSError):
+                        conn.sendall(bytes([byte]))
+
+        threading.Thread(target=trickle, daemon=True).start()
+        account = account_for(dovecot, mail_user, port=listener.getsockname()[1])
+        started = time.monotonic()
+        report = test_connection(account, timeout=1.5)
+        stop.set()
+    assert time.monotonic() - started < 2.5
+    assert_failed(report, errors.ConnectionTimedOut, "within 1.5 seconds")
