@@ -265,7 +265,7 @@ class _Postgres:
                 "subject = EXCLUDED.subject, body = EXCLUDED.body, from_addr = EXCLUDED.from_addr,"
                 " to_addrs = EXCLUDED.to_addrs, cc_addrs = EXCLUDED.cc_addrs, "
                 "attachments = EXCLUDED.attachments, document = EXCLUDED.document",
-                [(*r, r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows],
+                [(*r, r[1], r[2], *(_split(v) for v in r[3:7])) for r in rows],
             )
 
     def clear(self) -> None:
@@ -281,7 +281,7 @@ class _Postgres:
         for name, words in q.field_terms().items():
             if name and name != "body":  # body words: the document query already covers them
                 for w in words:
-                    checks.append(f"to_tsvector('simple', s.{name}) @@ {_pg_phrase(w)}")
+                    checks.append(f"to_tsvector('simple', {_field_text(name)}) @@ {_pg_phrase(w)}")
                     check_params.append(_pg_term(w))
         return query, params, checks, check_params
 
@@ -308,6 +308,24 @@ class _Postgres:
         with connection.cursor() as c:
             c.execute("SELECT pg_total_relation_size('archive_search')")
             return int(c.fetchone()[0] or 0)
+
+
+# PostgreSQL's parser keeps "dave@example.org" as one lexeme: addresses are indexed whole and
+# split at "@" and ".", so a search for "dave" or for "example.org" finds them too.
+# File names ("rechnung-2024.pdf") likewise.
+_SPLIT_FIELDS = ("from_addr", "to_addrs", "cc_addrs", "attachments")
+_SPLIT_CHARS = "@.<>-_/"
+
+
+def _split(text: str) -> str:
+    return f"{text} {text.translate({ord(c): ' ' for c in _SPLIT_CHARS})}"
+
+
+def _field_text(name: str) -> str:
+    if name in _SPLIT_FIELDS:
+        spaces = " " * len(_SPLIT_CHARS)
+        return f"(s.{name} || ' ' || translate(s.{name}, '{_SPLIT_CHARS}', '{spaces}'))"
+    return f"s.{name}"
 
 
 def _pg_phrase(term: str) -> str:

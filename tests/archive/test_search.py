@@ -1,0 +1,147 @@
+"""Full-text search finds what it should, on SQLite (FTS5) and on PostgreSQL (tsvector + GIN).
+
+Marked `postgres`: `make test` runs these again under a real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from archive import search
+from archive.models import Message
+from archive.search import SearchQuery
+from tests.archive.browser_helpers import archive_raws
+from tests.archive.conftest import make_account, make_folder
+from tests.corpus import pick
+
+pytestmark = [pytest.mark.postgres]
+
+
+def _raw(subject: str, body: str, frm="alice@example.org", to="bob@example.org", cc="",
+         attachment: str = "", day: int = 1) -> bytes:  # fmt: skip
+    head = (f"From: {frm}\r\nTo: {to}\r\n" + (f"Cc: {cc}\r\n" if cc else "") +
+            f"Subject: {subject}\r\nDate: Mon, {day:02d} Jan 2024 10:00:00 +0000\r\n"
+            "MIME-Version: 1.0\r\n")  # fmt: skip
+    if not attachment:
+        return (head + f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+    return (
+        head + "Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--B\r\n"
+        f'Content-Type: application/pdf; name="{attachment}"\r\n'
+        f'Content-Disposition: attachment; filename="{attachment}"\r\n\r\n%PDF-1.4\r\n--B--\r\n'
+    ).encode()
+
+
+@pytest.fixture
+def corpus_of_four(archive_root, folder):
+    other = make_folder(make_account("bob"), "INBOX")
+    rows = archive_raws(folder, [
+        _raw("Quarterly budget", "The zebra crossing is near the office.", day=3),
+        _raw("Holiday plans", "Let us meet at the crossing near the zebra.", cc="carol@example.org",
+             day=10),
+        _raw("Invoice", "Please find the invoice attached.", attachment="rechnung-2024.pdf",
+             day=20),
+        _raw("Café crème", "Grüße aus Köln, naïve façade.", frm="dave@example.org", day=25),
+    ])  # fmt: skip
+    archive_raws(other, [_raw("Quarterly budget", "zebra in another account")])
+    return rows
+
+
+def ids(q: SearchQuery) -> set[str]:
+    return {h.message.subject for h in search.search(q).hits}
+
+
+def test_words_anywhere_must_all_match(corpus_of_four, django_db_blocker):
+    assert ids(SearchQuery(words="zebra")) == {"Quarterly budget", "Holiday plans"}
+    assert ids(SearchQuery(words="zebra office")) == {"Quarterly budget"}
+    assert ids(SearchQuery(words="nothingmatches")) == set()
+
+
+def test_a_quoted_phrase_matches_in_order_only(corpus_of_four):
+    assert ids(SearchQuery(words='"zebra crossing"')) == {"Quarterly budget"}
+    assert ids(SearchQuery(words='"crossing near the zebra"')) == {"Holiday plans"}
+
+
+def test_field_searches_look_in_their_field_only(corpus_of_four):
+    assert ids(SearchQuery(subject="invoice")) == {"Invoice"}
+    assert ids(SearchQuery(body="invoice")) == {"Invoice"}
+    assert ids(SearchQuery(from_addr="dave")) == {"Café crème"}
+    assert ids(SearchQuery(cc_addrs="carol")) == {"Holiday plans"}
+    assert ids(SearchQuery(to_addrs="bob")) >= {"Invoice", "Holiday plans"}
+    assert ids(SearchQuery(attachments="rechnung")) == {"Invoice"}
+    assert ids(SearchQuery(subject="zebra")) == set()
+
+
+def test_non_ascii_words_are_found(corpus_of_four):
+    assert ids(SearchQuery(words="Grüße")) == {"Café crème"}
+    assert ids(SearchQuery(words="köln")) == {"Café crème"}
+
+
+def test_filters_narrow_by_account_folder_dates_attachments_flags_and_deletion(
+    corpus_of_four, folder
+):
+    account_only = SearchQuery(words="zebra", account_id=folder.account_id)
+    assert ids(account_only) == {"Quarterly budget", "Holiday plans"}
+    assert len(search.search(SearchQuery(words="zebra")).hits) == 3
+    assert ids(SearchQuery(words="zebra", folder_id=folder.pk)) == {
+        "Quarterly budget",
+        "Holiday plans",
+    }
+    dated = SearchQuery(words="zebra", date_from=date(2024, 1, 5), date_to=date(2024, 1, 31))
+    assert ids(dated) == {"Holiday plans"}
+    assert ids(SearchQuery(words="the", has_attachment=True)) == {"Invoice"}
+    Message.objects.filter(subject="Holiday plans").update(
+        deleted_on_server_at=timezone.now(), flags=["\\Flagged"]
+    )
+    assert ids(SearchQuery(words="zebra", deleted=True)) == {"Holiday plans"}
+    assert ids(SearchQuery(words="zebra", flag="\\Flagged")) == {"Holiday plans"}
+    assert ids(SearchQuery(words="zebra", flag="-\\Seen", account_id=folder.account_id)) == {
+        "Holiday plans"
+    }
+
+
+def test_snippets_highlight_matches_and_escape_the_rest(archive_root, folder):
+    archive_raws(folder, [_raw("html", "a <script>alert(1)</script> needle here")])
+    [hit] = search.search(SearchQuery(words="needle")).hits
+    assert "<mark>needle</mark>" in hit.snippet
+    assert "<script" not in hit.snippet and "alert(1)" in hit.snippet
+
+
+def test_results_page_by_keyset_without_repeats(archive_root, folder):
+    archive_raws(folder, [_raw(f"n{i}", "common word") for i in range(7)])
+    first = search.search(SearchQuery(words="common"), per_page=3)
+    second = search.search(SearchQuery(words="common"), after=first.next_after, per_page=3)
+    third = search.search(SearchQuery(words="common"), after=second.next_after, per_page=3)
+    subjects = [h.message.subject for p in (first, second, third) for h in p.hits]
+    assert len(subjects) == 7 == len(set(subjects)) and third.next_after is None
+
+
+def test_operators_and_quotes_in_a_query_are_only_text(corpus_of_four):
+    for odd in ('"', "zebra OR", "NEAR(", "-zebra", "zebra*", "a:b", "'; DROP TABLE x", "***"):
+        search.search(SearchQuery(words=odd))  # must not raise
+
+
+def test_reindex_rebuilds_the_index_from_the_archive(corpus_of_four):
+    search.SQLITE.clear() if connection.vendor == "sqlite" else search.POSTGRES.clear()
+    assert ids(SearchQuery(words="zebra")) == set()
+    call_command("reindex", stdout=open("/dev/null", "w"))
+    assert ids(SearchQuery(words="zebra")) == {"Quarterly budget", "Holiday plans"}
+
+
+def test_corpus_messages_are_searchable_by_a_word_of_their_body(archive_root, folder):
+    chosen = pick(tag="charsets", limit=30)
+    archive_raws(folder, [m.read() for m in chosen])
+    assert search.search(SearchQuery(words="the")).hits
+
+
+def test_the_search_page_shows_results_and_the_advanced_form(corpus_of_four, admin_client):
+    html = admin_client.get(reverse("archive:search") + "?q=zebra").content.decode()
+    assert "Quarterly budget" in html and "<mark>" in html
+    html = admin_client.get(reverse("archive:search") + "?subject=invoice&has_attachment=yes")
+    assert "Invoice" in html.content.decode()
