@@ -66,6 +66,7 @@ def test_add_an_account_from_a_preset_test_it_and_save_it(
 
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#test-result")).to_contain_text("Connected.")
+    page.screenshot(path=f"{screenshot_dir}/account-page-tested.png", full_page=True)
     page.goto("/accounts/")
     expect(page.get_by_role("link", name="Ann's mail")).to_be_visible()
     assert violations == []
