@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -81,12 +82,21 @@ def celery_broker(redis_server, use_redis):
     return redis_server
 
 
+def database_url_for_workers() -> str:
+    """The URL of the database this test uses (the test file or the test PostgreSQL DB)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = f"{quote(db['USER'])}:{quote(db['PASSWORD'])}@" if db["USER"] else ""
+    return f"postgres://{auth}{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.fixture
 def worker_env(redis_server, transactional_db) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "backupweb.settings",
         "DATA_DIR": os.environ["DATA_DIR"],
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url_for_workers(),
         "REDIS_URL": redis_server.url,
         "JOBS_HEARTBEAT_SECONDS": "1",
         "JOBS_STALE_SECONDS": str(STALE_SECONDS),

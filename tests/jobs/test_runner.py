@@ -17,7 +17,8 @@ from tests.corpus import pick
 from tests.jobs.conftest import make_account, make_job
 from tests.servers.mailbox import seed_mailbox
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Also run against PostgreSQL (make test): leases and claims are conditional UPDATEs there too.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 State = JobRun.State
 FOLDERS = ("INBOX", "Ünïcode Ordner", "Archive")
 

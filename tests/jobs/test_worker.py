@@ -79,6 +79,7 @@ def test_a_killed_worker_leaves_an_interrupted_run_that_the_next_run_resumes(
     assert Message.objects.count() == len(slow_account.seeded)
 
 
+@pytest.mark.postgres  # several workers sharing one PostgreSQL, as in production
 def test_two_workers_run_different_accounts_in_parallel_and_one_account_at_a_time(
     start_worker, dovecot
 ):
