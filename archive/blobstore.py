@@ -169,7 +169,8 @@ class BlobStore:
     # -- writing -------------------------------------------------------------------------------
 
     def put(self, raw: bytes) -> tuple[str, int]:
-        """Store `raw` durably; returns (sha256, stored size). Same bytes are stored once."""
+        """Store `raw` durably; returns (sha256, stored size). Same bytes are stored once: an
+        existing blob is verified and kept, or quarantined and rewritten if it is damaged."""
         return self.put_many([raw])[0]
 
     def put_many(self, raws: list[bytes]) -> list[tuple[str, int]]:
@@ -177,7 +178,7 @@ class BlobStore:
         hashes = [sha256_of(raw) for raw in raws]
         pending: dict[str, tuple[bytes, Path]] = {}
         for sha, raw in zip(hashes, raws, strict=True):
-            if sha not in pending and not self.exists(sha):
+            if sha not in pending and not self._holds_good_copy(sha):
                 pending[sha] = (raw, self.path_for(sha))
         new_dirs: set[Path] = set()
         temps = self._write_temps(pending, new_dirs)
@@ -194,6 +195,20 @@ class BlobStore:
         for sha, (_, path) in pending.items():
             self._reverify(sha, path)
         return [(sha, self.stored_size(sha)) for sha in hashes]
+
+    def _holds_good_copy(self, sha256: str) -> bool:
+        """Whether a verified blob already exists. A damaged one is quarantined (never deleted),
+        so storing the same bytes again repairs the archive."""
+        if not self.exists(sha256):
+            return False
+        try:
+            self.verify(sha256)
+        except BlobKeyError:
+            return True  # sealed with a key this process lacks: not ours to judge
+        except BlobCorrupt:
+            self.quarantine(sha256)
+            return False
+        return True
 
     def put_file(self, f: BinaryIO) -> tuple[str, int]:
         """Store the content of a seekable binary file (an import) without reading it whole."""
@@ -269,12 +284,17 @@ class BlobStore:
             self.quarantine(sha256)
             raise
 
-    def quarantine(self, sha256: str) -> Path:
-        """Move a bad blob aside (never delete it): it no longer counts as stored."""
+    def quarantine(self, sha256: str) -> Path | None:
+        """Move a bad blob aside (never delete it): it no longer counts as stored.
+
+        Returns where it went, or None if another process moved it first."""
         src = self.path_for(sha256)
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
         dest = self.quarantine_dir / f"{sha256}.{os.urandom(4).hex()}"
-        os.replace(src, dest)
+        try:
+            os.replace(src, dest)
+        except FileNotFoundError:
+            return None
         _fsync_dir(src.parent)
         return dest
 

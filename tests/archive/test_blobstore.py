@@ -18,6 +18,7 @@ import pytest
 from archive import blobformat
 from archive.blobstore import BlobCorrupt, BlobKeyError, BlobMissing, BlobStore, get_store
 from archive.verify import remove_stale_temp_files
+from tests.corpus import corpus_messages as corpus
 from tests.corpus import pick
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -280,3 +281,23 @@ def test_killing_a_writer_mid_blob_leaves_no_partial_blob_under_its_name(
     assert store.put(raw)[0] == sha and store.get(sha) == raw
     assert remove_stale_temp_files(store, older_than=0) == len(temps)
     assert [p.name for p in store.path_for(sha).parent.iterdir()] == [sha]
+
+
+def test_storing_the_same_bytes_again_repairs_a_damaged_blob(any_store):
+    raw = sample_message(b"repair me")
+    sha, stored = any_store.put(raw)
+    flip_byte(any_store.path_for(sha), stored // 2)
+    assert any_store.put(raw)[0] == sha
+    assert any_store.get(sha) == raw
+    quarantined = list(any_store.quarantine_dir.iterdir())
+    assert [p.name.split(".")[0] for p in quarantined] == [sha]  # kept aside, never deleted
+
+
+def test_every_corpus_message_round_trips_through_an_encrypted_store(tmp_path, encryption_key):
+    store = BlobStore(tmp_path / "store", encryption_key)
+    messages = [m.read() for m in corpus()]
+    results = []
+    for start in range(0, len(messages), 200):
+        results += store.put_many(messages[start : start + 200])
+    for raw, (sha, _) in zip(messages, results, strict=True):
+        assert store.get(sha) == raw
