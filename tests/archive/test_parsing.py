@@ -34,7 +34,10 @@ def test_subjects_agree_with_pythons_email_package_on_well_formed_corpus_message
     import email.policy
 
     checked = disagree = 0
-    for msg in pick(without=("malformed", "8bit-headers", "huge-headers")):
+    # Every encoded-word subject plus a slice of the rest: the full corpus is not the point here.
+    well_formed = pick(without=("malformed", "8bit-headers", "huge-headers"))
+    sample = [m for m in well_formed if m.has("rfc2047-encoded-words")] + well_formed[::4]
+    for msg in dict.fromkeys(sample):
         raw = msg.read()
         expected = email.message_from_bytes(raw, policy=email.policy.default)["subject"]
         if expected is None:
@@ -43,7 +46,7 @@ def test_subjects_agree_with_pythons_email_package_on_well_formed_corpus_message
         ours = parse_message(raw).subject
         clean = " ".join("".join(c if c.isprintable() else " " for c in str(expected)).split())
         disagree += ours != clean
-    assert checked > 1500
+    assert checked > 500
     assert disagree <= checked * 0.005
 
 
