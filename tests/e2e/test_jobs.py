@@ -58,3 +58,10 @@ def test_start_a_backup_and_watch_the_progress_bar_reach_100_percent(
     page.on("request", lambda request: requests.append(request.url))
     page.wait_for_timeout(2500)
     assert not [url for url in requests if "/progress/" in url]
+
+    # The dashboard now shows the account's last run and what was archived.
+    page.goto("/")
+    row = page.get_by_role("row").filter(has_text=job.account.name)
+    assert "Succeeded" in row.inner_text() and "16" in row.inner_text()
+    assert page.locator("svg[role=img]").count() >= 2
+    page.screenshot(path=f"{screenshot_dir}/dashboard-after-run.png", full_page=True)
