@@ -19,6 +19,7 @@ def rate(bytes_per_second: float | None) -> str:
 
 @register.filter
 def eta(left: dt.timedelta | None) -> str:
+    """A time span as "42 s", "3 min 05 s" or "2 h 07 min" (time left, or a run's duration)."""
     if left is None:
         return ""
     seconds = int(left.total_seconds())
