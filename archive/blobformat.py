@@ -41,6 +41,7 @@ CHUNK = 1 << 20
 # Below this stored size a blob is decoded in one shot (faster); above it, streamed.
 ONE_SHOT_LIMIT = 4 << 20
 ZSTD_LEVEL = 3
+MAX_SIZE = 1 << 36  # 64 GiB: far beyond any message
 
 
 class BlobError(Exception):
@@ -137,6 +138,8 @@ class _Header:
             raise BlobCorrupt(f"Blob {sha256} is not a backupweb blob (bad magic).")
         if version != VERSION:
             raise BlobCorrupt(f"Blob {sha256} has unknown format version {version}.")
+        if size > MAX_SIZE:  # a damaged size field must not make a reader allocate it
+            raise BlobCorrupt(f"Blob {sha256} claims an impossible size ({size} bytes).")
         self.size = size
         self.encrypted = bool(flags & FLAG_ENCRYPTED)
         self.key: bytes | None = None

@@ -301,3 +301,20 @@ def test_every_corpus_message_round_trips_through_an_encrypted_store(tmp_path, e
         results += store.put_many(messages[start : start + 200])
     for raw, (sha, _) in zip(messages, results, strict=True):
         assert store.get(sha) == raw
+
+
+def test_a_large_file_is_stored_from_disk_without_reading_it_into_memory(any_store, tmp_path):
+    source = tmp_path / "import.eml"
+    source.write_bytes(big_message(30 << 20))
+    tracemalloc.start()
+    try:
+        with open(source, "rb") as f:
+            sha, _ = any_store.put_file(f)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"put_file held {peak / 2**20:.0f} MiB"
+    assert sha == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert any_store.get(sha) == source.read_bytes()
+    with open(source, "rb") as f:
+        assert any_store.put_file(f)[0] == sha  # already stored: nothing rewritten
