@@ -233,7 +233,6 @@ def message_inline(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     response = HttpResponse(data, content_type=ctype)
     set_download_headers(response, f"part-{index}")
     response["Content-Disposition"] = "inline"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
 
 
