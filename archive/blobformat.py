@@ -22,7 +22,6 @@ import io
 import os
 import struct
 import threading
-from collections.abc import Iterator
 from typing import BinaryIO
 
 import zstandard
@@ -277,8 +276,3 @@ class BlobReader(io.RawIOBase):
         if not self.closed:
             self._f.close()
         super().close()
-
-
-def iter_chunks(reader: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
-    while chunk := reader.read(size):
-        yield chunk
