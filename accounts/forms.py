@@ -6,7 +6,7 @@ import re
 
 from django import forms
 
-from accounts import presets
+from accounts import oauth_clients, presets
 from accounts.models import Account
 from jobs.engine.connection import normalize_fingerprint
 
@@ -38,19 +38,20 @@ class AccountForm(forms.ModelForm):
             "host",
             "port",
             "security",
+            "auth_method",
             "username",
             "password",
             "tls_verify",
             "tls_fingerprint",
             "notes",
         ]
-        labels = {"host": "Server", "username": "User name"}
+        labels = {"host": "Server", "username": "User name", "auth_method": "Sign in with"}
         help_texts = {
             "tls_verify": "Check the server's certificate against the trusted authorities.",
             "tls_fingerprint": "For a self-signed certificate: trust exactly the certificate "
             "with this SHA-256 fingerprint instead.",
         }
-        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3}), "auth_method": forms.RadioSelect}
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -59,6 +60,12 @@ class AccountForm(forms.ModelForm):
         self.fields["host"].widget.attrs.update(autocomplete="off", spellcheck="false")
         if self.instance.has_secret:
             self.fields["password"].help_text = "Leave empty to keep the stored password."
+        # OAuth2 accounts get their user name from the sign-in; password accounts must give it.
+        self.fields["username"].required = False
+        self.fields["auth_method"].help_text = (
+            "OAuth2: sign in with the provider (Google, Microsoft, or the one configured here) "
+            "after saving; the refresh token is stored encrypted and no password is needed."
+        )
 
     def clean_host(self) -> str:
         host = self.cleaned_data["host"].strip().lower()
@@ -80,6 +87,10 @@ class AccountForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        if data.get("auth_method") == Account.AuthMethod.OAUTH2:
+            return data  # the sign-in provides the token and the user name
+        if not data.get("username"):
+            self.add_error("username", "Enter the user name.")
         if not data.get("password") and not self.instance.has_secret:
             self.add_error("password", "Enter the password or app password.")
         return data
@@ -94,15 +105,28 @@ class AccountForm(forms.ModelForm):
         account = self.instance  # _post_clean copied the cleaned values onto it
         if self.cleaned_data.get("password"):
             account.set_secret(self.cleaned_data["password"])
+        if account.uses_oauth:
+            self._follow_oauth_provider(account)
         return account
 
     def save(self, commit: bool = True) -> Account:
         account = super().save(commit=False)
         if self.cleaned_data.get("password"):
             account.set_secret(self.cleaned_data["password"])
+        if account.uses_oauth:
+            self._follow_oauth_provider(account)
         if commit:
             account.save()
         return account
+
+    @staticmethod
+    def _follow_oauth_provider(account: Account) -> None:
+        """The provider follows the preset; another provider's tokens are useless, so drop them."""
+        key = oauth_clients.provider_key_for(account.provider)
+        if account.oauth_provider and account.oauth_provider != key:
+            account.oauth_refresh_encrypted = account.oauth_access_encrypted = ""
+            account.oauth_access_expires_at = None
+        account.oauth_provider = key
 
 
 class DeleteForm(forms.Form):

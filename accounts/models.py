@@ -69,6 +69,16 @@ class Account(models.Model):
     # Set when the admin deleted the account but kept its archive: the row stays because the
     # archive points at it, its password is erased, and it leaves the account list.
     retired_at = models.DateTimeField(null=True, blank=True)
+    # OAuth2 sign-in (auth_method OAUTH2, accounts/oauth_tokens.py): the provider that signed in,
+    # the refresh token and the cached access token (Fernet tokens bound to this row like the
+    # password), and whether the provider refused the refresh token (sign in again).
+    oauth_provider = models.CharField(max_length=20, blank=True, default="")
+    oauth_refresh_encrypted = models.TextField(blank=True, default="")
+    oauth_access_encrypted = models.TextField(blank=True, default="")
+    oauth_access_expires_at = models.DateTimeField(null=True, blank=True)
+    oauth_signed_in_at = models.DateTimeField(null=True, blank=True)
+    needs_reauth = models.BooleanField("needs re-authorisation", default=False)
+    reauth_reason = models.CharField(max_length=500, blank=True, default="")
 
     objects = AccountQuerySet.as_manager()
 
@@ -94,6 +104,20 @@ class Account(models.Model):
         return bool(self.secret_encrypted)
 
     @property
+    def uses_oauth(self) -> bool:
+        return self.auth_method == self.AuthMethod.OAUTH2
+
+    @property
+    def oauth_signed_in(self) -> bool:
+        return bool(self.oauth_refresh_encrypted)
+
+    def get_access_token(self, failed: str = "") -> str:
+        """A valid OAuth2 access token, refreshed when due or when `failed` was just refused."""
+        from accounts import oauth_tokens
+
+        return oauth_tokens.access_token(self, failed=failed)
+
+    @property
     def provider_label(self) -> str:
         return presets.get(self.provider).label
 
@@ -109,3 +133,6 @@ class Account(models.Model):
         from its archive.Message rows); until then every value is unknown and shows as "—".
         """
         return BackupSummary()
+
+
+from accounts.oauth_models import OAuthClient  # noqa: E402,F401 (a model of this app)

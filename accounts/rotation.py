@@ -16,12 +16,17 @@ from django.conf import settings
 from django.db import models
 
 from accounts import secrets
-from accounts.models import Account
+from accounts.models import Account, OAuthClient
 
 log = logging.getLogger("backupweb.audit")
 
 # Every (model, field) holding a Fernet token. Other apps storing secrets add theirs here.
-SECRET_FIELDS: list[tuple[type[models.Model], str]] = [(Account, "secret_encrypted")]
+SECRET_FIELDS: list[tuple[type[models.Model], str]] = [
+    (Account, "secret_encrypted"),
+    (Account, "oauth_refresh_encrypted"),
+    (Account, "oauth_access_encrypted"),
+    (OAuthClient, "client_secret_encrypted"),
+]
 
 
 @dataclass

@@ -59,5 +59,15 @@ def delete_account(account: Account, delete_archive: bool, user: str) -> None:
         suffix = f" (deleted {now:%Y-%m-%d %H:%M:%S})"
         account.name = account.name[: 200 - len(suffix)] + suffix
         account.secret_encrypted = ""
+        account.oauth_refresh_encrypted = account.oauth_access_encrypted = ""
         account.retired_at = now
-        account.save(update_fields=["name", "secret_encrypted", "retired_at", "updated_at"])
+        account.save(
+            update_fields=[
+                "name",
+                "secret_encrypted",
+                "oauth_refresh_encrypted",
+                "oauth_access_encrypted",
+                "retired_at",
+                "updated_at",
+            ]
+        )

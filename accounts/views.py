@@ -10,7 +10,7 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts import csv_import, presets, services
+from accounts import csv_import, oauth_clients, presets, services
 from accounts.forms import AccountForm, DeleteForm, ImportForm
 from accounts.models import Account
 from jobs.engine.connection import normalize_fingerprint
@@ -64,6 +64,7 @@ def _form_page(request: HttpRequest, form: AccountForm, account: Account | None)
         "form": form,
         "account": account,
         "presets": presets.as_json(),
+        "oauth_labels": oauth_clients.sign_in_labels(),
         "hint": presets.get(form["provider"].value()).hint,
         "test_url": test_url,
     }
@@ -75,7 +76,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         account = form.save()
         messages.success(request, f"Account {account.name} added.")
-        return redirect(account)
+        return _after_save(request, account)
     return _form_page(request, form, None)
 
 
@@ -85,8 +86,15 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, f"Account {account.name} saved.")
-        return redirect(account)
+        return _after_save(request, account)
     return _form_page(request, form, account)
+
+
+def _after_save(request: HttpRequest, account: Account) -> HttpResponse:
+    """ "Save and sign in" goes on to the OAuth2 sign-in page; "Save" to the account."""
+    if account.uses_oauth and (request.POST.get("oauth_sign_in") or not account.oauth_signed_in):
+        return redirect("accounts:oauth", pk=account.pk)
+    return redirect(account)
 
 
 def _test_result(request: HttpRequest, context: dict) -> HttpResponse:

@@ -147,6 +147,27 @@ IMPORT_DIR = env.str("IMPORT_DIR", default="")
 ALLOW_INTERNAL_HOSTS = env.bool("ALLOW_INTERNAL_HOSTS", default=True)
 CONNECTION_TIMEOUT = env.int("CONNECTION_TIMEOUT", default=20)
 
+# OAuth2 sign-in for mail accounts (accounts/oauth_clients.py). An entry in the admin
+# (Admin -> OAuth clients) overrides these. Register OAUTH_REDIRECT_URL (by default
+# SITE_URL + /accounts/oauth/callback/) as the redirect URI with each provider.
+OAUTH_REDIRECT_URL = env.str("OAUTH_REDIRECT_URL", default="")
+OAUTH_GOOGLE_CLIENT_ID = env.str("OAUTH_GOOGLE_CLIENT_ID", default="")
+OAUTH_GOOGLE_CLIENT_SECRET = env_secret("OAUTH_GOOGLE_CLIENT_SECRET")
+OAUTH_MICROSOFT_CLIENT_ID = env.str("OAUTH_MICROSOFT_CLIENT_ID", default="")
+OAUTH_MICROSOFT_CLIENT_SECRET = env_secret("OAUTH_MICROSOFT_CLIENT_SECRET")
+OAUTH_MICROSOFT_TENANT = env.str("OAUTH_MICROSOFT_TENANT", default="common")
+OAUTH_GENERIC_NAME = env.str("OAUTH_GENERIC_NAME", default="OAuth2 provider")
+OAUTH_GENERIC_CLIENT_ID = env.str("OAUTH_GENERIC_CLIENT_ID", default="")
+OAUTH_GENERIC_CLIENT_SECRET = env_secret("OAUTH_GENERIC_CLIENT_SECRET")
+OAUTH_GENERIC_AUTHORIZATION_URL = env.str("OAUTH_GENERIC_AUTHORIZATION_URL", default="")
+OAUTH_GENERIC_TOKEN_URL = env.str("OAUTH_GENERIC_TOKEN_URL", default="")
+OAUTH_GENERIC_DEVICE_URL = env.str("OAUTH_GENERIC_DEVICE_URL", default="")
+OAUTH_GENERIC_REVOCATION_URL = env.str("OAUTH_GENERIC_REVOCATION_URL", default="")
+OAUTH_GENERIC_USERINFO_URL = env.str("OAUTH_GENERIC_USERINFO_URL", default="")
+OAUTH_GENERIC_SCOPES = env.str("OAUTH_GENERIC_SCOPES", default="openid email offline_access")
+# An access token is refreshed when it has less than this many seconds left.
+OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=300)
+
 # Redis and Celery (SECURITY.md: JSON only, acks late, visibility timeout above the hard limit).
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL

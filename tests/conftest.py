@@ -46,3 +46,21 @@ def use_redis(redis_server, settings):
     get_redis.cache_clear()
     yield redis_server
     get_redis.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def oauth_provider():
+    """A local OAuth2 provider (tests/servers/oauth.py) for the OAuth2 issue's tests."""
+    from tests.servers.oauth import OAuthProvider
+
+    provider = OAuthProvider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot(oauth_provider):
+    """A Dovecot that also accepts bearer tokens, checked against `oauth_provider`."""
+    server = Dovecot.start(oauth2_introspection_url=oauth_provider.endpoint("introspect"))
+    yield server
+    server.stop()

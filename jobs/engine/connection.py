@@ -7,7 +7,8 @@ sentence per cause, and never contains the password.
 
 The account can be any object with the attributes of `accounts.Account` (an unsaved one too):
 `protocol host port security username tls_verify tls_fingerprint get_secret()`, and optionally
-`provider_hint`.
+`provider_hint`; OAuth2 accounts (`auth_method == "oauth2"`) log in with a bearer token from
+`get_access_token()` instead of the password (SASL in `oauth_login.py`).
 
 Why the sockets are ours and not the libraries': the internal-host policy must be checked on the
 address actually connected to (not on a name that could resolve differently a second later), a
@@ -34,7 +35,7 @@ from django.conf import settings
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientError, LoginError
 
-from jobs.engine import errors
+from jobs.engine import errors, oauth_login
 
 NOTABLE_CAPABILITIES = (
     "IDLE", "CONDSTORE", "QRESYNC", "UIDPLUS", "MOVE", "SPECIAL-USE", "COMPRESS",
@@ -421,9 +422,10 @@ def _translated(target: _Target, protocol: str, password: str) -> Iterator[None]
 def _auth_failed(account: MailAccount, target: _Target, reply: Any, password: str):
     said = _server_text(reply, password)
     hint = getattr(account, "provider_hint", "") or ""
+    what = "OAuth2 access token" if oauth_login.uses_oauth(account) else "username or password"
     message = (
         f"Authentication failed for {account.username} on {target.label}: the server rejected "
-        f"the username or password{f' ({said})' if said else ''}."
+        f"the {what}{f' ({said})' if said else ''}."
     )
     return errors.AuthenticationFailed(f"{message} {hint}".strip())
 
@@ -455,7 +457,13 @@ def _open_imap(target: _Target, account: MailAccount, password: str) -> IMAPClie
                     "993) or, only on a trusted network, no encryption."
                 ) from None
         try:
-            client.login(account.username, password)
+            if oauth_login.uses_oauth(account):
+                client.auth_mechanism = oauth_login.imap_login(
+                    client, account, password, target.host, target.port
+                )
+            else:
+                client.login(account.username, password)
+                client.auth_mechanism = "LOGIN"
         except LoginError as exc:
             raise _auth_failed(account, target, exc.args[0] if exc.args else "", password) from None
     except BaseException:
@@ -475,8 +483,14 @@ def _open_pop3(target: _Target, account: MailAccount, password: str) -> poplib.P
                 )
             client.stls(target.tls)
         try:
-            client.user(account.username)
-            client.pass_(password)
+            if oauth_login.uses_oauth(account):
+                client.auth_mechanism = oauth_login.pop3_login(
+                    client, account, password, target.host, target.port
+                )
+            else:
+                client.user(account.username)
+                client.pass_(password)
+                client.auth_mechanism = "USER/PASS"
         except poplib.error_proto as exc:
             raise _auth_failed(account, target, exc.args[0] if exc.args else "", password) from None
     except BaseException:
@@ -511,6 +525,8 @@ def _target(account: MailAccount, timeout: float, deadline: _Deadline, capture: 
 
 
 def _password(account: MailAccount) -> str:
+    if oauth_login.uses_oauth(account):
+        return oauth_login.bearer_token(account)
     try:
         return account.get_secret()
     except Exception as exc:  # accounts.secrets.SecretError; its text holds no secret
@@ -519,6 +535,17 @@ def _password(account: MailAccount) -> str:
 
 def _connect(account: MailAccount, timeout: float, opener: Opener, deadline: _Deadline) -> Any:
     password = _password(account)
+    try:
+        return _connect_once(account, timeout, opener, deadline, password)
+    except errors.AuthenticationFailed:
+        if not oauth_login.uses_oauth(account):
+            raise
+        # The token may have expired early or been revoked: refresh it once, then fail for good.
+        token = oauth_login.bearer_token(account, failed=password)
+        return _connect_once(account, timeout, opener, deadline, token)
+
+
+def _connect_once(account, timeout: float, opener: Opener, deadline: _Deadline, password: str):
     target = _target(account, timeout, deadline)
     with _translated(target, account.protocol, password):
         try:
@@ -592,6 +619,7 @@ class ConnectionReport:
     mailbox_bytes: int | None = None  # POP3
     capabilities: list[str] = field(default_factory=list)
     tls_fingerprint: str = ""  # certificate seen on a successful TLS connection
+    auth_mechanism: str = ""  # LOGIN, USER/PASS, XOAUTH2 or OAUTHBEARER
     elapsed: float = 0.0
 
     @property
@@ -648,6 +676,7 @@ def test_connection(account: MailAccount, timeout: float | None = None) -> Conne
     try:
         client = _connect(account, seconds, opener, deadline)
         report.tls_fingerprint = _seen_fingerprint(client)
+        report.auth_mechanism = getattr(client, "auth_mechanism", "")
         target = _target(account, seconds, deadline)
         target.connected = True
         try:

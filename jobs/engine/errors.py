@@ -58,3 +58,8 @@ class HostNotAllowed(PermanentError):
 
 class SecretUnavailable(PermanentError):
     """The account has no stored password, or it cannot be decrypted with the configured keys."""
+
+
+# Added by the OAuth2 issue.
+class ReauthorizationNeeded(AuthenticationFailed):
+    """OAuth2: the provider refused the refresh token (revoked or expired); sign in again."""

@@ -38,7 +38,7 @@ ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechanisms}
 mail_location = maildir:{root}/mail/%u/Maildir:LAYOUT=fs
 mail_max_userip_connections = 200
 mail_fsync = never
@@ -76,7 +76,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/users/%u
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/mail/%u
 }}
@@ -106,6 +106,24 @@ service anvil {{
 }}
 """
 
+# Added by Dovecot.start(oauth2_introspection_url=...): a second passdb that accepts bearer
+# tokens (XOAUTH2, OAUTHBEARER) by asking the URL, the way a provider's mail server does.
+OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
+OAUTH2_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+"""
+
 _counter = itertools.count(1)
 
 
@@ -130,8 +148,18 @@ class Dovecot:
     host: str = "127.0.0.1"
 
     @classmethod
-    def start(cls, capabilities: str | None = None) -> Dovecot:
-        """Start an instance; `capabilities` replaces the advertised IMAP capability list."""
+    def start(
+        cls,
+        capabilities: str | None = None,
+        oauth2_introspection_url: str | None = None,
+        oauth2_mechanisms: str = "xoauth2 oauthbearer",
+    ) -> Dovecot:
+        """Start an instance; `capabilities` replaces the advertised IMAP capability list.
+
+        With `oauth2_introspection_url`, users also log in with OAuth2 bearer tokens (SASL
+        XOAUTH2 and OAUTHBEARER, advertised in the order of `oauth2_mechanisms`) that Dovecot
+        checks against that RFC 7662 introspection endpoint.
+        """
         binary = require_binary("dovecot", "dovecot-imapd", ("/usr/sbin/dovecot",))
         root = Path(tempfile.mkdtemp(prefix="bw-dovecot-"))
         for sub in ("run", "state", "mail"):
@@ -145,7 +173,7 @@ class Dovecot:
             pop3s_port=free_port(),
             cert=make_self_signed(root),
         )
-        instance._write_config(capabilities)
+        instance._write_config(capabilities, oauth2_introspection_url, oauth2_mechanisms)
         instance.process = subprocess.Popen(
             [binary, "-F", "-c", str(root / "dovecot.conf")],
             stdout=subprocess.DEVNULL,
@@ -158,7 +186,9 @@ class Dovecot:
                 raise RuntimeError(f"{exc}: {instance.log_tail()}") from exc
         return instance
 
-    def _write_config(self, capabilities: str | None) -> None:
+    def _write_config(
+        self, capabilities: str | None, oauth2_url: str | None = None, oauth2_mechanisms: str = ""
+    ) -> None:
         user, uid, gid = unprivileged_user()
         if RUNNING_AS_ROOT:
             login_users = ""  # Debian's dovenull and dovecot users
@@ -177,7 +207,13 @@ class Dovecot:
             pop3_port=self.pop3_port,
             pop3s_port=self.pop3s_port,
             imap_capability="" if capabilities is None else f"imap_capability = {capabilities}",
+            oauth2_mechanisms=f" {oauth2_mechanisms}" if oauth2_url else "",
+            oauth2_passdb=OAUTH2_PASSDB.format(root=self.root) if oauth2_url else "",
         )
+        if oauth2_url:
+            conf = self.root / "dovecot-oauth2.conf.ext"
+            conf.write_text(OAUTH2_CONF.format(url=oauth2_url))
+            conf.chmod(0o644)
         (self.root / "dovecot.conf").write_text(text)
         give_to(self.root / "mail", uid, gid)
         # Dovecot's auth process reads the key and the users' files.
