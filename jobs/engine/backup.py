@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 import queue
 import threading
 import time
@@ -43,6 +44,10 @@ RETRIES = 5  # reconnects per folder before it is given up for this run
 BACKOFF_BASE = 1.0  # seconds; doubled per attempt
 BACKOFF_MAX = 30.0
 SKIPPED_SPECIAL_USE = ("\\Trash", "\\Junk")
+# Folder workers run as processes (one per core, under the connection cap) when the folders to
+# back up hold at least this many messages; below it, threads (see jobs/engine/procs.py).
+PROCESS_THRESHOLD = 2000
+PROCESSES = os.cpu_count() or 1
 
 
 def _noop(*_args) -> None:
@@ -174,10 +179,16 @@ class _Run:
     def run_parallel(self, work: list[ServerFolder]) -> None:
         if not work:
             return
+        processes = self.processes_for(work)
+        if processes > 1:
+            from jobs.engine.procs import run_in_processes
+
+            self.ctx.log(f"{len(work)} folders in {processes} worker processes")
+            return run_in_processes(self, work, processes)
         todo: queue.Queue[ServerFolder] = queue.Queue()
         for folder in work:
             todo.put(folder)
-        cap = max(1, int(getattr(self.ctx.account, "max_connections", 4) or 4))
+        cap = self.cap()
         threads = [
             threading.Thread(target=self.worker, args=(todo,), name=f"backup-{i}", daemon=True)
             for i in range(min(cap, len(work)))
@@ -186,6 +197,20 @@ class _Run:
             thread.start()
         for thread in threads:
             thread.join()
+
+    def processes_for(self, work: list[ServerFolder]) -> int:
+        """Processes only pay off for large backups on several cores, and the daily budget
+        and bandwidth cap are kept by one process."""
+        account = self.ctx.account
+        if account.pk is None or self.ctx.budget.limit is not None or self.throttle.rate:
+            return 1
+        size = sum(f.status.messages if f.status else 0 for f in work)
+        if size < PROCESS_THRESHOLD or not PROCESSES:
+            return 1
+        return min(self.cap(), PROCESSES, len(work))
+
+    def cap(self) -> int:
+        return max(1, int(getattr(self.ctx.account, "max_connections", 4) or 4))
 
     def worker(self, todo: queue.Queue[ServerFolder]) -> None:
         holder: dict[str, ImapSession | None] = {"session": None}

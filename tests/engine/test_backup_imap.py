@@ -65,3 +65,24 @@ def test_selective_options_pick_folders_and_sizes(dovecot, mail_user, seeded):
     assert [f.folder for f in report.folders] == ["R&D"]
     assert all(r.size <= small * 2 for r in archived(account))
     assert archived(account).count() == report.messages_fetched > 0
+
+
+def test_a_large_backup_runs_its_folders_in_worker_processes(
+    dovecot, mail_user, seeded, monkeypatch
+):
+    from jobs.engine import backup as backup_module
+
+    monkeypatch.setattr(backup_module, "PROCESS_THRESHOLD", 1)
+    monkeypatch.setattr(backup_module, "PROCESSES", 2)
+    account = make_account(dovecot, mail_user)
+    events, logs = [], []
+    report = backup_account(account, progress=events.append, log=logs.append)
+    assert any("worker processes" in line for line in logs)
+    assert report.state == "succeeded", report
+    assert report.summary() == f"all {len(seeded)} messages on the server are in the archive"
+    assert archived(account).count() == len(seeded)
+    assert {e.folder for e in events if e.state == "done"} >= set(SEED_FOLDERS)
+    client = connect(dovecot, mail_user)
+    for s in seeded[:5]:
+        row = archived(account, s.folder).get(uid=s.uid)
+        assert archived_bytes(row) == fetch_raw(client, s.folder, s.uid)

@@ -95,3 +95,25 @@ def test_batches_are_bounded_by_bytes_and_a_big_message_travels_alone():
 def test_sequence_sets_round_trip():
     assert sequence_set([5, 1, 2, 3, 9, 10]) == "1:3,5,9:10"
     assert parse_sequence_set("1:3,5,10:9") == [1, 2, 3, 5, 9, 10]
+
+
+def test_the_fast_fetch_parser_agrees_with_imapclient(dovecot, seeded):
+    from imapclient.response_parser import parse_fetch_response
+
+    from jobs.engine.imap import _fast_body, _parse_bodies
+
+    literal = b"Subject: x\r\n\r\n) {5}\r\n"
+    prefix = b'7 (UID 7 FLAGS (\\Seen $Label1) INTERNALDATE "01-Jan-2024 09:30:00 +0100" '
+    item = (prefix + b"RFC822.SIZE 21 BODY[] {21}", literal)
+    assert _fast_body(item) is not None
+    fast = _parse_bodies([item, b")"])[7]
+    slow = parse_fetch_response([item, b")"], False, True)[7]
+    for key in (b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"BODY[]"):
+        assert fast[key] == slow[key]
+    s = session(dovecot, seeded)
+    s.examine("INBOX")
+    mine = {f.uid: f for f in s.fetch_bodies([1, 2, 3, 4])}
+    theirs = s.client.fetch([1, 2, 3, 4], ["FLAGS", "INTERNALDATE", "BODY.PEEK[]"])
+    for uid, data in theirs.items():
+        assert mine[uid].raw == data[b"BODY[]"]
+        assert mine[uid].internal_date == data[b"INTERNALDATE"]

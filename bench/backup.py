@@ -1,0 +1,289 @@
+"""Benchmark: a full backup and a no-change re-run by backupweb, mbsync, offlineimap3 and a raw
+floor, against the same local Dovecot with the same mailbox. A script, never a test.
+
+    .venv/bin/python bench/backup.py [--messages 20000] [--folders 40] [--skip offlineimap]
+
+The mailbox is written straight into Dovecot's Maildir (APPENDing 20,000 messages would take
+longer than the benchmark): sizes follow the corpus (messages sampled from it, each made unique
+with an X-Bench-Id header so no tool gains from deduplication) plus a few large ones. Each tool
+runs in its own process; wall time and that process's peak RSS (wait4) are measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BASE_DIR))
+
+from tests.corpus import corpus_messages  # noqa: E402
+from tests.servers.common import give_to, unprivileged_user  # noqa: E402
+from tests.servers.dovecot import Dovecot, MailUser  # noqa: E402
+
+LARGE = (8, 12, 20)  # MB: "a few large ones"
+TIME = Path("/usr/bin/time").exists()  # Debian's `time` package
+
+
+@dataclass
+class Result:
+    tool: str
+    run: str
+    seconds: float
+    peak_mb: float
+    messages: int
+    ok: bool = True
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+# -- seeding -------------------------------------------------------------------------------
+
+
+def seed_maildir(dovecot: Dovecot, user: MailUser, messages: int, folders: int) -> int:
+    """Write `messages` unique messages over `folders` folders; returns the total bytes."""
+    rng = random.Random(20260401)
+    corpus = [m.read() for m in corpus_messages()]
+    root = dovecot.maildir(user)
+    names = ["INBOX"] + [f"Folder {i:02d}" for i in range(1, folders)]
+    dirs = [root if n == "INBOX" else root / n for n in names]
+    for d in dirs:
+        for sub in ("cur", "new", "tmp"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+    total = 0
+    when = time.time() - 86400 * 365
+    for i in range(messages):
+        raw = b"X-Bench-Id: %d\n" % i + _body(rng, corpus, i, messages)
+        target = dirs[i % len(dirs)] / "cur" / f"{int(when) + i}.M{i}P1.bench,S={len(raw)}:2,S"
+        target.write_bytes(raw)
+        os.utime(target, (when + i, when + i))
+        total += len(raw)
+    _, uid, gid = unprivileged_user()
+    give_to(dovecot.root / "mail", uid, gid)
+    return total
+
+
+def _body(rng: random.Random, corpus: list[bytes], i: int, count: int) -> bytes:
+    large_at = {count // (len(LARGE) + 1) * (k + 1): mb for k, mb in enumerate(LARGE)}
+    if i in large_at:
+        payload = base64.encodebytes(rng.randbytes(large_at[i] * 1024 * 1024 * 3 // 4))
+        return b"Subject: large\nContent-Type: application/octet-stream\n" + (
+            b"Content-Transfer-Encoding: base64\n\n" + payload
+        )
+    return rng.choice(corpus)
+
+
+# -- the tools -----------------------------------------------------------------------------
+
+
+def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple:
+    """Run a command; returns (seconds, peak RSS in MB, returncode, stderr).
+
+    The peak comes from getrusage of the children of a tiny launcher (/usr/bin/time): measured
+    on our own child, it would include this script's memory, copied at fork."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        wrapper = ["/usr/bin/time", "-f", "%M", "-o", rss.name] if TIME else []
+        started = time.monotonic()
+        proc = subprocess.run(
+            wrapper + command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        seconds = time.monotonic() - started
+        lines = rss.read().split()
+    peak = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan")
+    return seconds, peak, proc.returncode, proc.stderr
+
+
+class Backupweb:
+    name = "backupweb"
+
+    def __init__(self, work: Path, dovecot: Dovecot, user: MailUser):
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "backupweb.settings",
+            "DATA_DIR": str(work / "backupweb"),
+        }
+        self.env.pop("DATABASE_URL", None)
+        self.env.pop("ARCHIVE_ROOT", None)
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v0"], env=self.env, cwd=BASE_DIR, check=True)
+        create = textwrap.dedent(f"""
+            from accounts.models import Account
+            a = Account(name="bench", host="127.0.0.1", port={dovecot.imap_port},
+                        security="none", username={user.username!r})
+            a.set_secret({user.password!r}); a.save()
+        """)
+        subprocess.run([*manage, "shell", "-c", create], env=self.env, cwd=BASE_DIR, check=True)
+        self.command = [*manage, "backup", "bench"]
+
+    def run(self) -> tuple:
+        return timed(self.command, env=self.env, cwd=BASE_DIR)
+
+
+class Mbsync:
+    name = "mbsync"
+
+    def __init__(self, work: Path, dovecot: Dovecot, user: MailUser):
+        maildir = work / "mbsync"
+        maildir.mkdir()
+        self.config = work / "mbsyncrc"
+        self.config.write_text(
+            textwrap.dedent(f"""\
+            IMAPAccount bench
+            Host 127.0.0.1
+            Port {dovecot.imap_port}
+            User {user.username}
+            Pass {user.password}
+            SSLType None
+            AuthMechs LOGIN
+
+            IMAPStore remote
+            Account bench
+
+            MaildirStore local
+            Path {maildir}/
+            Inbox {maildir}/INBOX
+            SubFolders Verbatim
+
+            Channel bench
+            Far :remote:
+            Near :local:
+            Patterns *
+            Create Near
+            Sync Pull
+            SyncState *
+            """)
+        )
+
+    def run(self) -> tuple:
+        return timed(["mbsync", "-q", "-c", str(self.config), "bench"])
+
+
+class OfflineImap:
+    name = "offlineimap3"
+
+    def __init__(self, work: Path, dovecot: Dovecot, user: MailUser):
+        self.config = work / "offlineimaprc"
+        self.config.write_text(
+            textwrap.dedent(f"""\
+            [general]
+            accounts = bench
+            metadata = {work}/offlineimap-meta
+            [Account bench]
+            localrepository = local
+            remoterepository = remote
+            [Repository local]
+            type = Maildir
+            localfolders = {work}/offlineimap
+            [Repository remote]
+            type = IMAP
+            remotehost = 127.0.0.1
+            remoteport = {dovecot.imap_port}
+            remoteuser = {user.username}
+            remotepass = {user.password}
+            ssl = no
+            readonly = True
+            maxconnections = 4
+            """)
+        )
+
+    def run(self) -> tuple:
+        return timed(["offlineimap", "-c", str(self.config), "-o", "-u", "quiet"])
+
+
+class RawFloor:
+    """One connection, BODY.PEEK[] of everything, bytes discarded: what the server can give."""
+
+    name = "raw floor"
+
+    def __init__(self, work: Path, dovecot: Dovecot, user: MailUser):
+        self.script = work / "floor.py"
+        self.script.write_text(
+            textwrap.dedent(f"""\
+            from imapclient import IMAPClient
+            c = IMAPClient("127.0.0.1", port={dovecot.imap_port}, ssl=False)
+            c.login({user.username!r}, {user.password!r})
+            for flags, delim, name in c.list_folders():
+                c.select_folder(name, readonly=True)
+                uids = c.search("ALL")
+                for i in range(0, len(uids), 500):
+                    c.fetch(uids[i:i + 500], ["BODY.PEEK[]"])
+            c.logout()
+            """)
+        )
+
+    def run(self) -> tuple:
+        return timed([sys.executable, str(self.script)])
+
+
+# -- the benchmark -------------------------------------------------------------------------
+
+
+def measure(tool, run: str, messages: int) -> Result:
+    seconds, peak, code, err = tool.run()
+    note = "" if code == 0 else err.decode(errors="replace").strip().splitlines()[-1:]
+    return Result(tool.name, run, seconds, peak, messages, code == 0, str(note or ""))
+
+
+def print_results(results: list[Result], total_bytes: int) -> None:
+    print(f"\n{'tool':<14}{'run':<11}{'wall s':>9}{'msg/s':>10}{'MB/s':>8}{'peak MB':>9}  ratio")
+    by_run: dict[str, dict[str, Result]] = {}
+    for r in results:
+        by_run.setdefault(r.run, {})[r.tool] = r
+    for r in results:
+        ours = by_run[r.run].get("backupweb")
+        ratio = f"{r.seconds / ours.seconds:5.2f}x backupweb's time" if ours else ""
+        mbps = total_bytes / 1e6 / r.seconds if r.run == "full" else 0
+        flag = "" if r.ok else f"  FAILED {r.note}"
+        print(
+            f"{r.tool:<14}{r.run:<11}{r.seconds:>9.2f}{r.rate if r.run == 'full' else 0:>10.0f}"
+            f"{mbps:>8.1f}{r.peak_mb:>9.0f}  {ratio}{flag}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--folders", type=int, default=40)
+    parser.add_argument("--skip", action="append", default=[], help="tool name to skip")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bw-bench-"))
+    os.chmod(work, 0o755)
+    dovecot = Dovecot.start()
+    try:
+        user = dovecot.add_user()
+        total = seed_maildir(dovecot, user, args.messages, args.folders)
+        print(
+            f"seeded {args.messages:,} messages ({total / 1e6:,.0f} MB) in {args.folders} folders"
+        )
+        warm = RawFloor(work, dovecot, user)  # lets Dovecot build its indexes before timing
+        warm.run()
+        tools = [RawFloor, Backupweb, Mbsync, OfflineImap]
+        tools = [t(work, dovecot, user) for t in tools if t.name not in args.skip]
+        results = []
+        for run in ("full", "no-change"):
+            for tool in tools:
+                if run == "no-change" and tool.name == "raw floor":
+                    continue  # the floor has no state: its re-run is its full run
+                results.append(measure(tool, run, args.messages))
+                print(f"  {tool.name} {run}: {results[-1].seconds:.2f}s", flush=True)
+        print_results(results, total)
+    finally:
+        dovecot.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

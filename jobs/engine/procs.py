@@ -1,0 +1,149 @@
+"""Folder workers as processes, for large backups on machines with several cores.
+
+Threads share one interpreter lock, and storing a message (hashing, compressing, parsing for the
+index) is CPU work: measured on 2 cores, 4 threads were no faster than 1. So a large backup runs
+its folders in a few spawned processes, each with its own connection and database connection,
+and the parent relays their progress, logs and reports. Small backups keep the threads (a
+process costs about a second to start Django).
+
+This module imports only the standard library at the top: a spawned child imports it before
+Django is set up.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from typing import Any
+
+EVENT_POLL = 0.2  # seconds between checks of should_stop while the children work
+
+
+def run_in_processes(run: Any, work: list, processes: int) -> None:
+    """Back up `work` (ServerFolders) with `processes` children; fills run.reports."""
+    from django.conf import settings
+    from django.db import connections
+
+    ctx = multiprocessing.get_context("spawn")
+    todo, events, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+    for folder in work:
+        todo.put(folder)
+    config = {
+        "settings_module": settings.SETTINGS_MODULE,
+        "databases": {"default": dict(settings.DATABASES["default"])},
+        "archive_root": str(settings.ARCHIVE_ROOT),
+    }
+    connections.close_all()  # nothing inherited, but do not hold a write lock meanwhile
+    args = (config, run.ctx.account.pk, run.ctx.options, todo, events, stop, os.getpid())
+    children = [ctx.Process(target=child_main, args=args, daemon=True) for _ in range(processes)]
+    for child in children:
+        child.start()
+    _relay(run, children, events, stop, {f.raw_name: f for f in work})
+
+
+def _relay(run, children, events, stop, folders: dict) -> None:
+    started: dict[int, str] = {}  # child pid -> the folder it is working on
+    while True:
+        if run.ctx.should_stop():
+            stop.set()
+        try:
+            _handle(run, events.get(timeout=EVENT_POLL), started, stop)
+        except queue.Empty:
+            if not any(c.is_alive() for c in children):
+                break  # every child is gone and everything they sent has been read
+    for child in children:
+        child.join(timeout=5)
+    _bury(run, children, started, folders)
+    if not run.halt.is_set() and not run.ctx.should_stop():
+        from jobs.engine.report import FolderReport
+
+        for raw_name, folder in folders.items():  # the children died before reaching it
+            if raw_name not in run.reports:
+                error = "not backed up: the worker processes stopped early"
+                run.reports[raw_name] = FolderReport(folder.name, "failed", error=error)
+
+
+def _handle(run, event: tuple, started: dict, stop) -> None:
+    kind, pid, *data = event
+    if kind == "progress":
+        run.ctx.progress(data[0])
+    elif kind == "log":
+        run.ctx.log(data[0])
+    elif kind == "start":
+        started[pid] = data[0]
+    elif kind == "report":
+        raw_name, report, unreachable = data
+        run.reports[raw_name] = report
+        started.pop(pid, None)
+        if unreachable:
+            run.unreachable.add(report.folder)
+    elif kind == "halt":
+        run.halt_reason = run.halt_reason or data[0]
+        run.halt.set()
+        stop.set()
+    elif kind == "fatal":
+        from jobs.engine import errors
+
+        run.fatal = run.fatal or getattr(errors, data[0], errors.PermanentError)(data[1])
+        stop.set()
+
+
+def _bury(run, children, started: dict, folders: dict) -> None:
+    """A child that died (killed, out of memory) fails the folder it had; the rest goes on."""
+    from jobs.engine.report import FolderReport
+
+    for child in children:
+        if child.is_alive() or child.exitcode == 0 or child.pid not in started:
+            continue
+        raw_name = started.pop(child.pid)
+        name = folders[raw_name].name if raw_name in folders else raw_name
+        error = f"the worker process died (exit code {child.exitcode})"
+        run.reports[raw_name] = FolderReport(name, "failed", error=error)
+
+
+def child_main(config, account_pk, options, todo, events, stop, parent_pid) -> None:
+    """One worker process: set up Django on the parent's database, then take folders."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = config["settings_module"]
+    import django
+    from django.conf import settings
+
+    # Before setup, so nothing can have opened a connection with other settings (the tests'
+    # database has another name than the settings module says).
+    settings.DATABASES["default"] = config["databases"]["default"]
+    settings.ARCHIVE_ROOT = config["archive_root"]
+    django.setup()
+    from accounts.models import Account
+    from jobs.engine import backup
+
+    pid = os.getpid()
+    run = backup._Run(
+        Account.objects.get(pk=account_pk),
+        options,
+        progress=lambda p: events.put(("progress", pid, p)),
+        should_stop=lambda: stop.is_set() or os.getppid() != parent_pid,
+        log=lambda m: events.put(("log", pid, m)),
+    )
+    _work(run, todo, events, pid)
+
+
+def _work(run, todo, events, pid: int) -> None:
+    holder: dict = {"session": None}
+    try:
+        while not run.halt.is_set():
+            try:
+                server = todo.get_nowait()
+            except queue.Empty:
+                return
+            events.put(("start", pid, server.raw_name))
+            report = run.backup_folder(server, holder)
+            unreachable = report.folder in run.unreachable
+            events.put(("report", pid, server.raw_name, report, unreachable))
+            if run.fatal is not None:
+                events.put(("fatal", pid, type(run.fatal).__name__, str(run.fatal)))
+                return
+    finally:
+        if run.halt_reason:
+            events.put(("halt", pid, run.halt_reason))
+        if holder["session"] is not None:
+            holder["session"].logout()
