@@ -18,6 +18,8 @@ from tests.archive.browser_helpers import archive_raws
 from tests.archive.conftest import make_account
 from tests.corpus import CORPUS_DIR, pick
 
+pytestmark = [pytest.mark.postgres]
+
 
 def shas(account) -> set[str]:
     return set(Message.objects.filter(folder__account=account).values_list("blob_id", flat=True))
