@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.timezone import make_aware
 
 from archive.models import Message
 
@@ -89,9 +90,9 @@ def message_filter(q: SearchQuery) -> Q:
     if q.folder_id:
         cond &= Q(folder_id=q.folder_id)
     if q.date_from:
-        cond &= Q(date__gte=datetime.combine(q.date_from, time.min).astimezone())
+        cond &= Q(date__gte=make_aware(datetime.combine(q.date_from, time.min)))
     if q.date_to:
-        cond &= Q(date__lte=datetime.combine(q.date_to, time.max).astimezone())
+        cond &= Q(date__lte=make_aware(datetime.combine(q.date_to, time.max)))
     if q.has_attachment is not None:
         cond &= Q(has_attachments=q.has_attachment)
     if q.deleted is not None:
