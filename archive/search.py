@@ -60,6 +60,10 @@ class SearchQuery:
     def empty(self) -> bool:
         return not self.field_terms()
 
+    @property
+    def has_filters(self) -> bool:
+        return bool(message_filter(self))
+
 
 @dataclass
 class Hit:
@@ -112,14 +116,26 @@ def _filter_sql(q: SearchQuery, id_column: str) -> tuple[str, list]:
 
 
 def search(q: SearchQuery, *, after: int | None = None, per_page: int = PER_PAGE) -> SearchPage:
-    """One page of results for `q`, newest archived first."""
+    """One page of results for `q`, newest archived first. Filters without words list the
+    messages that pass them (no snippet)."""
     if q.empty:
-        return SearchPage()
+        if not q.has_filters:
+            return SearchPage()
+        return _filter_only(q, after, per_page)
     rows = _backend().query(q, after, per_page + 1)
     ids = [r[0] for r in rows[:per_page]]
     by_id = Message.objects.select_related("folder", "folder__account").in_bulk(ids)
     hits = [Hit(by_id[i], highlight(snip)) for i, snip in rows[:per_page] if i in by_id]
     return SearchPage(hits, next_after=ids[-1] if len(rows) > per_page else None)
+
+
+def _filter_only(q: SearchQuery, after: int | None, per_page: int) -> SearchPage:
+    qs = Message.objects.filter(message_filter(q)).select_related("folder", "folder__account")
+    if after:
+        qs = qs.filter(pk__lt=after)
+    rows = list(qs.order_by("-pk")[: per_page + 1])
+    hits = [Hit(m, highlight("")) for m in rows[:per_page]]
+    return SearchPage(hits, next_after=rows[per_page - 1].pk if len(rows) > per_page else None)
 
 
 def highlight(snippet: str) -> SafeString:

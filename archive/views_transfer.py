@@ -32,13 +32,13 @@ def search_view(request: HttpRequest) -> HttpResponse:
     query_string = ""
     if form.is_bound and form.is_valid():
         q = form.to_query()
-        if not q.empty:
+        if not q.empty or q.has_filters:
             after = request.GET.get("after")
             page = search.search(q, after=int(after) if (after or "").isdigit() else None)
             params = request.GET.copy()
             params.pop("after", None)
             query_string = params.urlencode()
-    advanced = any(request.GET.get(k) for k in form.fields if k != "q")
+    advanced = "advanced" in request.GET or any(request.GET.get(k) for k in form.fields if k != "q")
     context = {
         "nav": "archive",
         "form": form,
@@ -69,7 +69,7 @@ def _export_selection(request: HttpRequest) -> tuple[object, str]:
         return visible.filter(pk__in=ids), "selection"
     if scope == "search":
         form = SearchForm(data, accounts=accounts_for_user(request.user))
-        if not form.is_valid() or form.to_query().empty:
+        if not form.is_valid() or not (form.to_query().has_filters or not form.to_query().empty):
             raise Http404("Nothing to export.")
         ids = _all_search_ids(form.to_query())
         return visible.filter(pk__in=ids), "search"

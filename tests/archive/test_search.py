@@ -145,3 +145,9 @@ def test_the_search_page_shows_results_and_the_advanced_form(corpus_of_four, adm
     assert "Quarterly budget" in html and "<mark>" in html
     html = admin_client.get(reverse("archive:search") + "?subject=invoice&has_attachment=yes")
     assert "Invoice" in html.content.decode()
+
+
+def test_filters_alone_list_the_messages_that_pass_them(corpus_of_four, folder):
+    q = SearchQuery(has_attachment=True, account_id=folder.account_id)
+    assert q.empty and ids(q) == {"Invoice"}
+    assert search.search(SearchQuery()).hits == []
