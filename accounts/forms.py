@@ -62,6 +62,7 @@ class AccountForm(forms.ModelForm):
             self.fields["password"].help_text = "Leave empty to keep the stored password."
         # OAuth2 accounts get their user name from the sign-in; password accounts must give it.
         self.fields["username"].required = False
+        self.fields["auth_method"].required = False  # absent (CSV import, old clients): password
         self.fields["auth_method"].help_text = (
             "OAuth2: sign in with the provider (Google, Microsoft, or the one configured here) "
             "after saving; the refresh token is stored encrypted and no password is needed."
@@ -78,6 +79,9 @@ class AccountForm(forms.ModelForm):
         if not 1 <= port <= 65535:
             raise forms.ValidationError("A port is a number from 1 to 65535.")
         return port
+
+    def clean_auth_method(self) -> str:
+        return self.cleaned_data.get("auth_method") or Account.AuthMethod.PASSWORD
 
     def clean_tls_fingerprint(self) -> str:
         try:

@@ -375,7 +375,7 @@ def configure_generic(settings, provider: OAuthProvider) -> None:
     settings.OAUTH_GENERIC_SCOPES = "openid email mail offline_access"
 
 
-def signed_in_account(dovecot, provider: OAuthProvider, user, **fields):
+def signed_in_account(dovecot, oauth_server: OAuthProvider, user, **fields):
     """A saved IMAP account on `dovecot`, signed in with the generic provider as `user`."""
     from accounts import oauth, oauth_clients, oauth_tokens
     from accounts.models import Account
@@ -392,11 +392,12 @@ def signed_in_account(dovecot, provider: OAuthProvider, user, **fields):
         **fields,
     }
     account = Account.objects.create(**values)
-    reply = provider.issue(user.username, "openid email mail")
+    reply = oauth_server.issue(user.username, "openid email mail")
     tokens = oauth.Tokens(
         access_token=reply["access_token"],
         expires_at=time.time() + reply["expires_in"],
         refresh_token=reply["refresh_token"],
     )
-    oauth_tokens.save_sign_in(account, oauth_clients.get("generic"), tokens, user.username)
+    client = oauth_clients.get(account.oauth_provider)
+    oauth_tokens.save_sign_in(account, client, tokens, user.username)
     return account
