@@ -103,8 +103,8 @@ def access_token(account: Account, failed: str = "") -> str:
         cached = _cached(account)
         if cached:
             return cached
-    if account.pk is None:  # an unsaved form being tested: nothing to lock or store
-        return _refresh(account)
+    if account.pk is None:
+        return _unsaved_access_token(account, failed)
     refused = ""
     with transaction.atomic():
         row = Account.objects.select_for_update().get(pk=account.pk)
@@ -121,6 +121,17 @@ def access_token(account: Account, failed: str = "") -> str:
         raise errors.ReauthorizationNeeded(refused)
     for name in TOKEN_FIELDS:
         setattr(account, name, getattr(row, name))
+    return token
+
+
+def _unsaved_access_token(account: Account, failed: str) -> str:
+    """A form test: the stored account (same uid) refreshes, so a rotated refresh token is kept."""
+    stored = Account.objects.filter(uid=account.uid).first()
+    if stored is None or stored.oauth_refresh_encrypted != account.oauth_refresh_encrypted:
+        return _refresh(account)  # nothing stored to keep in step
+    token = access_token(stored, failed=failed)
+    for name in TOKEN_FIELDS:
+        setattr(account, name, getattr(stored, name))
     return token
 
 

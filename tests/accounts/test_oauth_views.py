@@ -250,3 +250,23 @@ def test_the_oauth_login_command_runs_the_device_flow_in_a_terminal(
     assert f"Signed in with Test provider as {user.username}." in out.getvalue()
     account = Account.objects.get(pk=new_account.pk)
     assert test_connection(account).auth_mechanism == "XOAUTH2"
+
+
+def test_testing_the_edit_form_keeps_the_rotated_refresh_token(admin_client, oauth, oauth_dovecot):
+    from django.utils import timezone
+
+    user = oauth_dovecot.add_user()
+    account = signed_in_account(oauth_dovecot, oauth, user)
+    Account.objects.filter(pk=account.pk).update(oauth_access_expires_at=timezone.now())
+    data = {
+        "name": account.name, "provider": "custom", "protocol": "imap",
+        "host": oauth_dovecot.host, "port": oauth_dovecot.imap_port, "security": "none",
+        "auth_method": "oauth2", "username": user.username, "password": "", "tls_verify": "on",
+        "tls_fingerprint": "", "notes": "",
+    }  # fmt: skip
+    url = reverse("accounts:edit-test", args=[account.pk])
+    result = admin_client.post(url, data, HTTP_HX_REQUEST="true").content.decode()
+    assert "Connected." in result and "XOAUTH2" in result
+    # The provider rotated the refresh token during the test; the stored one is the new one.
+    Account.objects.filter(pk=account.pk).update(oauth_access_expires_at=timezone.now())
+    assert test_connection(Account.objects.get(pk=account.pk)).ok
