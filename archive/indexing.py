@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from archive.mime import TooComplex, header_text, parse_email, part_filename, walk
 from archive.mime import decode_part_text as _decode_part_text
-from archive.parsing import parse_message
+from archive.parsing import ParsedHeaders, parse_message
 from archive.viewer import html_to_text
 
 MAX_BODY_CHARS = 1_000_000  # SECURITY.md: text indexed ~1 MB per message
@@ -37,9 +37,11 @@ class Document:
     refs: list[str] = field(default_factory=list)
 
 
-def document_for(raw: bytes) -> Document:
-    """The searchable text of one message. Never raises; past a parsing cap, headers only."""
-    headers = parse_message(raw)
+def document_for(raw: bytes, headers: ParsedHeaders | None = None) -> Document:
+    """The searchable text of one message. Never raises; past a parsing cap, headers only.
+
+    `headers`: parse_message(raw) when the caller already has it (ingest does: parse once)."""
+    headers = headers or parse_message(raw)
     doc = Document(
         subject=headers.subject,
         from_addr=headers.from_addr,
@@ -49,7 +51,7 @@ def document_for(raw: bytes) -> Document:
     if len(raw) > MAX_PARSE_BYTES:
         return doc
     try:
-        msg = parse_email(raw)
+        msg = parse_email(raw, headers)
     except TooComplex:
         return doc
     except Exception:  # noqa: BLE001 - indexing must never fail a backup
@@ -111,5 +113,8 @@ class Prepared:
         threads.record_references(pairs)
 
 
-def prepare(fetched: Sequence) -> Prepared:
-    return Prepared(fetched, [document_for(f.raw) for f in fetched])
+def prepare(fetched: Sequence, parsed: Sequence[ParsedHeaders] | None = None) -> Prepared:
+    headers = parsed if parsed is not None else [None] * len(fetched)
+    return Prepared(
+        fetched, [document_for(f.raw, h) for f, h in zip(fetched, headers, strict=True)]
+    )

@@ -67,7 +67,7 @@ def store_messages(
     stored = store.put_many([m.raw for m in fetched])
     parsed = [parse_message(m.raw) for m in fetched]
     # Browser (issue 6): search text and references, read before any database lock is taken.
-    prepared = indexing.prepare(fetched)
+    prepared = indexing.prepare(fetched, parsed)
     now = timezone.now()
     with transaction.atomic():
         _create_blobs(fetched, stored, now)

@@ -18,7 +18,7 @@ from email.message import Message as EmailMessage
 from email.policy import compat32
 
 from archive.charsets import codec_for, decode_header_value, decode_text
-from archive.parsing import MAX_HEADER_BYTES, parse_message
+from archive.parsing import MAX_HEADER_BYTES, ParsedHeaders, parse_message
 
 MAX_DISPLAY_BYTES = 64 * 1024 * 1024  # larger messages are listed and downloadable only
 MAX_HTML_CHARS = 2 * 1024 * 1024  # SECURITY.md: nh3 is slow on huge nested HTML
@@ -73,11 +73,13 @@ class MessageView:
         return {p.content_id: p.index for p in self.parts if p.content_id}
 
 
-def parse_email(raw: bytes) -> EmailMessage:
-    """The `email` tree of `raw`, or TooComplex when it is past a cap."""
+def parse_email(raw: bytes, headers: ParsedHeaders | None = None) -> EmailMessage:
+    """The `email` tree of `raw`, or TooComplex when it is past a cap.
+
+    `headers`: parse_message(raw) when the caller already has it (ingest does: parse once)."""
     if len(raw) > MAX_DISPLAY_BYTES:
         raise TooComplex(f"The message is over {MAX_DISPLAY_BYTES // 2**20} MB.")
-    headers = parse_message(raw)
+    headers = headers or parse_message(raw)
     if any(cap in note for note in headers.notes for cap in _CAP_NOTES):
         raise TooComplex(headers.error)
     try:
