@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -14,10 +12,6 @@ from accounts import csv_import, oauth_clients, presets, services
 from accounts.forms import AccountForm, DeleteForm, ImportForm
 from accounts.models import Account
 from jobs.engine.connection import normalize_fingerprint
-
-# Hook for the jobs app: a template listing an account's jobs, included on the account page
-# once it exists (context: `account`).
-ACCOUNT_JOBS_TEMPLATE = "jobs/_account_jobs.html"
 
 
 def _posted(request: HttpRequest):
@@ -30,14 +24,6 @@ def _get_account(pk: int) -> Account:
     return get_object_or_404(Account.objects.active(), pk=pk)
 
 
-def _optional_template(name: str) -> str | None:
-    try:
-        get_template(name)
-    except TemplateDoesNotExist:
-        return None
-    return name
-
-
 def account_list(request: HttpRequest) -> HttpResponse:
     accounts = Account.objects.active()
     return render(request, "accounts/list.html", {"nav": "accounts", "accounts": accounts})
@@ -48,7 +34,6 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "nav": "accounts",
         "account": account,
-        "jobs_template": _optional_template(ACCOUNT_JOBS_TEMPLATE),
     }
     return render(request, "accounts/detail.html", context)
 

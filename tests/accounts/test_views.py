@@ -220,3 +220,30 @@ def test_the_account_page_shows_settings_but_never_the_password(admin_client, do
     assert account.host in html and "stored, encrypted" in html
     assert "Ask Bob &lt;b&gt;first&lt;/b&gt;" in html
     assert mail_user.password not in html
+
+
+def test_the_account_page_shows_the_last_backup_its_jobs_and_offers_a_daily_job(
+    admin_client, dovecot, mail_user
+):
+    from django.utils import timezone
+
+    from archive.models import Folder
+    from jobs.models import Job, JobRun
+
+    account = dovecot_account(dovecot, mail_user)
+    job = Job.objects.create(name="Nightly", account=account)
+    JobRun.objects.create(
+        job=job, account=account, state=JobRun.State.PARTIAL, finished_at=timezone.now()
+    )
+    Folder.objects.create(
+        account=account, name="INBOX", raw_name="INBOX", uidvalidity=1,
+        message_count=1234, total_bytes=5 * 1024 * 1024,
+    )  # fmt: skip
+    page = admin_client.get(account.get_absolute_url()).content.decode()
+    assert "Partial," in page
+    assert "1234" in page and "5.0\xa0MB" in page
+    assert "Nightly" in page
+
+    response = admin_client.post(reverse("jobs:add-daily", args=[account.pk]))
+    assert response.status_code == 302
+    assert account.jobs.filter(name__startswith="Daily backup").exists()
