@@ -60,7 +60,7 @@ def _latest(runs, **filters) -> JobRun | None:
 def account_rows(jobs_by_account: dict[int, list[Job]]) -> list[AccountRow]:
     totals = archive_totals()
     rows = []
-    for account in Account.objects.all():
+    for account in Account.objects.active():
         runs = JobRun.objects.filter(account=account)
         next_times = [t for t in map(schedules.next_run, jobs_by_account.get(account.pk, [])) if t]
         messages, nbytes = totals.get(account.pk, (0, 0))

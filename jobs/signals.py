@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from accounts.signals import account_deleting
 from jobs import schedules
 from jobs.models import Job
 
@@ -18,3 +19,11 @@ def sync_schedule(sender, instance: Job, raw: bool = False, **kwargs) -> None:
 @receiver(post_delete, sender=Job, dispatch_uid="jobs-remove-schedule")
 def remove_schedule(sender, instance: Job, **kwargs) -> None:
     schedules.remove_periodic_task(instance)
+
+
+@receiver(account_deleting, dispatch_uid="jobs-drop-jobs-of-deleted-account")
+def drop_jobs_of_deleted_account(sender, account, delete_archive: bool, **kwargs) -> None:
+    """A deleted account has nothing left to back up: its jobs and schedules go with it (its
+    run history stays while its archive is kept)."""
+    for job in Job.objects.filter(account=account):
+        job.delete()

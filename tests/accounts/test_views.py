@@ -247,3 +247,22 @@ def test_the_account_page_shows_the_last_backup_its_jobs_and_offers_a_daily_job(
     response = admin_client.post(reverse("jobs:add-daily", args=[account.pk]))
     assert response.status_code == 302
     assert account.jobs.filter(name__startswith="Daily backup").exists()
+
+
+def test_deleting_an_account_but_keeping_its_archive_drops_its_jobs_and_schedules(
+    admin_client, dovecot, mail_user
+):
+    from django_celery_beat.models import PeriodicTask
+
+    from jobs.models import Job
+
+    account = dovecot_account(dovecot, mail_user)
+    admin_client.post(reverse("jobs:add-daily", args=[account.pk]))
+    job = Job.objects.get(account=account)
+    assert PeriodicTask.objects.filter(pk=job.periodic_task_id).exists()
+
+    admin_client.post(reverse("accounts:delete", args=[account.pk]), {})
+    account.refresh_from_db()
+    assert account.retired_at is not None  # the archive is kept
+    assert not Job.objects.filter(account=account).exists()
+    assert not PeriodicTask.objects.filter(pk=job.periodic_task_id).exists()
