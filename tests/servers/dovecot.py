@@ -49,7 +49,8 @@ first_valid_uid = 0
 
 namespace inbox {{
   inbox = yes
-  separator = /
+  separator = {separator}
+  prefix = {prefix}
   mailbox Drafts {{
     special_use = \\Drafts
     auto = subscribe
@@ -104,6 +105,20 @@ service anvil {{
     mode = 0
   }}
 }}
+{quota}"""
+
+# Added by Dovecot.start(quota=...): a storage quota per user (QUOTA capability, GETQUOTAROOT)
+# and, optionally, a largest message size that APPEND refuses.
+QUOTA = """\
+mail_plugins = $mail_plugins quota
+protocol imap {{
+  mail_plugins = $mail_plugins imap_quota
+}}
+plugin {{
+  quota = count:User quota
+  quota_rule = *:storage={storage}
+  quota_vsizes = yes
+{max_mail_size}}}
 """
 
 # Added by Dovecot.start(oauth2_introspection_url=...): a second passdb that accepts bearer
@@ -146,6 +161,7 @@ class Dovecot:
     process: subprocess.Popen | None = None
     users: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    layout: dict | None = None
 
     @classmethod
     def start(
@@ -153,12 +169,20 @@ class Dovecot:
         capabilities: str | None = None,
         oauth2_introspection_url: str | None = None,
         oauth2_mechanisms: str = "xoauth2 oauthbearer",
+        separator: str = "/",
+        prefix: str = "",
+        quota: str | None = None,
+        max_mail_size: str | None = None,
     ) -> Dovecot:
         """Start an instance; `capabilities` replaces the advertised IMAP capability list.
 
         With `oauth2_introspection_url`, users also log in with OAuth2 bearer tokens (SASL
         XOAUTH2 and OAUTHBEARER, advertised in the order of `oauth2_mechanisms`) that Dovecot
         checks against that RFC 7662 introspection endpoint.
+
+        `separator` and `prefix` set the personal namespace (e.g. "." and "INBOX." like
+        Courier and many hosted servers); `quota` (e.g. "2M") gives every user a storage
+        quota, and `max_mail_size` (e.g. "100k") makes APPEND refuse larger messages.
         """
         binary = require_binary("dovecot", "dovecot-imapd", ("/usr/sbin/dovecot",))
         root = Path(tempfile.mkdtemp(prefix="bw-dovecot-"))
@@ -173,6 +197,11 @@ class Dovecot:
             pop3s_port=free_port(),
             cert=make_self_signed(root),
         )
+        instance.layout = {
+            "separator": separator,
+            "prefix": prefix,
+            "quota": _quota_block(quota, max_mail_size),
+        }
         instance._write_config(capabilities, oauth2_introspection_url, oauth2_mechanisms)
         instance.process = subprocess.Popen(
             [binary, "-F", "-c", str(root / "dovecot.conf")],
@@ -209,6 +238,7 @@ class Dovecot:
             imap_capability="" if capabilities is None else f"imap_capability = {capabilities}",
             oauth2_mechanisms=f" {oauth2_mechanisms}" if oauth2_url else "",
             oauth2_passdb=OAUTH2_PASSDB.format(root=self.root) if oauth2_url else "",
+            **(self.layout or {"separator": "/", "prefix": "", "quota": ""}),
         )
         if oauth2_url:
             conf = self.root / "dovecot-oauth2.conf.ext"
@@ -250,3 +280,10 @@ class Dovecot:
                 self.process.kill()
                 self.process.wait()
         subprocess.run(["rm", "-rf", str(self.root)], check=False)
+
+
+def _quota_block(storage: str | None, max_mail_size: str | None) -> str:
+    if storage is None:
+        return ""
+    limit = f"  quota_max_mail_size = {max_mail_size}\n" if max_mail_size else ""
+    return QUOTA.format(storage=storage, max_mail_size=limit)
