@@ -1,0 +1,26 @@
+# PostgreSQL only: finer statistics on the search document, so the planner can tell a rare word
+# (use the GIN index, then sort the few matches) from a common one (walk the newest messages
+# and stop after a page): with the default target a rare word looked common.
+
+from django.db import migrations
+
+
+class PostgresRunSQL(migrations.RunSQL):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("archive", "0002_conversations_and_search")]
+
+    operations = [
+        PostgresRunSQL(
+            ["ALTER TABLE archive_search ALTER COLUMN document SET STATISTICS 2000"],
+            ["ALTER TABLE archive_search ALTER COLUMN document SET STATISTICS -1"],
+        ),
+    ]
