@@ -242,3 +242,111 @@ class AccountLease(models.Model):
 
     def __str__(self) -> str:
         return f"lease on account {self.account_id} by run {self.run_id}"
+
+
+# -- Sync and restore (issue 7) ---------------------------------------------------------------
+
+
+class SyncedMessage(models.Model):
+    """The UID map of a sync: one source message and where it is on the destination.
+
+    Kept per (source, destination) account pair, so a job, the command line and a bulk row that
+    sync the same pair share it, and a re-run copies nothing twice."""
+
+    class How(models.TextChoices):
+        COPIED = "copied", "Copied"
+        MATCHED = "matched", "Already on the destination"
+        DEDUPED = "deduped", "Same Gmail message as in another folder"
+
+    source = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    destination = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    source_folder = models.CharField(max_length=1000)  # raw (wire) name
+    source_uidvalidity = models.BigIntegerField()
+    source_uid = models.BigIntegerField()
+    dest_folder = models.CharField(max_length=1000)  # raw (wire) name
+    dest_uidvalidity = models.BigIntegerField(null=True, blank=True)
+    dest_uid = models.BigIntegerField(null=True, blank=True)  # None: no UIDPLUS, or deduped
+    fingerprint = models.CharField(max_length=32, blank=True, default="")
+    gm_msgid = models.BigIntegerField(null=True, blank=True)
+    flags = models.JSONField(default=list, blank=True)  # as last carried over
+    how = models.CharField(max_length=8, choices=How, default=How.COPIED)
+    copied_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "source",
+                    "destination",
+                    "source_folder",
+                    "source_uidvalidity",
+                    "source_uid",
+                ],
+                name="jobs_synced_message_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["source", "destination", "source_folder"], name="jobs_synced_src_folder"
+            ),
+            models.Index(fields=["source", "destination", "gm_msgid"], name="jobs_synced_gm"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_folder} #{self.source_uid} -> {self.dest_folder} #{self.dest_uid}"
+
+
+class RestoredMessage(models.Model):
+    """An archived message put back into a folder of an account: never restored there twice."""
+
+    message = models.ForeignKey("archive.Message", on_delete=models.CASCADE, related_name="+")
+    destination = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    dest_folder = models.CharField(max_length=1000)  # raw (wire) name
+    dest_uidvalidity = models.BigIntegerField(null=True, blank=True)
+    dest_uid = models.BigIntegerField(null=True, blank=True)
+    restored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "destination", "dest_folder"],
+                name="jobs_restored_message_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} -> {self.dest_folder} #{self.dest_uid}"
+
+
+class BulkMigration(models.Model):
+    """A CSV of source/destination pairs: one sync job per row, run a few at a time."""
+
+    name = models.CharField(max_length=200)
+    concurrency = models.PositiveSmallIntegerField(default=2)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:bulk-detail", args=[self.pk])
+
+
+class BulkRow(models.Model):
+    bulk = models.ForeignKey(BulkMigration, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField()
+    source_name = models.CharField(max_length=200, blank=True, default="")
+    destination_name = models.CharField(max_length=200, blank=True, default="")
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    error = models.TextField(blank=True, default="")  # the row could not become a job
+    # Waiting for a free slot under the bulk's concurrency limit.
+    waiting = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["bulk", "line"]
+
+    def __str__(self) -> str:
+        return f"{self.bulk} line {self.line}"

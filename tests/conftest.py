@@ -64,3 +64,12 @@ def oauth_dovecot(oauth_provider):
     server = Dovecot.start(oauth2_introspection_url=oauth_provider.endpoint("introspect"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dotted_dovecot():
+    """A second Dovecot laid out like Courier and many hosted servers: `.` as the hierarchy
+    delimiter under the personal namespace `INBOX.` (sync tests copy between the two)."""
+    server = Dovecot.start(separator=".", prefix="INBOX.")
+    yield server
+    server.stop()

@@ -1,0 +1,272 @@
+"""The destination side of a sync or restore: the only engine code that writes to a mailbox.
+
+It creates folders, APPENDs messages with their flags and internal date, and, only when a job
+asks for it, stores flags and expunges. APPENDs are pipelined where the server has LITERAL+
+(RFC 7888): a whole batch goes out in one write and the answers are read after, one tagged answer
+per message, so one refused message (too large, bad format) fails alone and the UID the server
+gave each message comes back with it (APPENDUID, RFC 4315).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import imaplib
+import re
+from dataclasses import dataclass
+
+from imapclient import IMAPClient
+from imapclient.datetime_util import datetime_to_INTERNALDATE
+from imapclient.response_parser import parse_fetch_response
+
+from jobs.engine import errors, fingerprint
+from jobs.engine.imap import UIDS_PER_COMMAND, ImapSession, sequence_set
+
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.I)
+_QUOTA_WORDS = (b"[OVERQUOTA]", b"QUOTA EXCEEDED", b"OVER QUOTA", b"MAILBOX IS FULL")
+# Pipelined bytes per write: big enough to keep the server busy, small enough to stay bounded.
+PIPELINE_BYTES = 16 * 1024 * 1024
+
+
+class QuotaExceeded(errors.PermanentError):
+    """The destination refused a message because its quota is full: the sync stops."""
+
+
+@dataclass
+class Outgoing:
+    key: int  # the caller's id for the message (a source UID, an archive row id)
+    raw: bytes
+    flags: list[str]
+    internal_date: dt.datetime | None
+
+
+@dataclass
+class Appended:
+    key: int
+    uid: int | None  # None when the server has no UIDPLUS
+    uidvalidity: int | None
+    error: str = ""  # the server's refusal, when it refused
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class Destination:
+    """A logged-in client used to write; `session` gives the read helpers of ImapSession."""
+
+    def __init__(self, client: IMAPClient):
+        self.session = ImapSession(client)
+        self.client = client
+        caps = self.session.capabilities
+        self.capabilities = caps
+        self.uidplus = "UIDPLUS" in caps
+        self.pipelined = "LITERAL+" in caps
+
+    # -- folders ---------------------------------------------------------------------------
+
+    def namespace(self) -> tuple[str, str] | None:
+        if "NAMESPACE" not in self.capabilities:
+            return None
+        personal = self.client.namespace().personal
+        if not personal:
+            return None
+        prefix, delimiter = personal[0]
+        return _text(prefix), _text(delimiter) if delimiter else ""
+
+    def create(self, raw_name: str) -> None:
+        """Create (and subscribe) a folder; a folder that already exists is fine."""
+        try:
+            self.client.create_folder(raw_name)
+        except imaplib.IMAP4.error as exc:
+            if "ALREADYEXISTS" not in str(exc).upper() and "EXISTS" not in str(exc).upper():
+                raise errors.PermanentError(
+                    f"The destination refused to create the folder {raw_name!r}: {exc}"
+                ) from exc
+        try:
+            self.client.subscribe_folder(raw_name)
+        except imaplib.IMAP4.error:
+            pass  # subscribing is a courtesy to mail clients, not a requirement
+
+    def quota(self) -> tuple[int, int] | None:
+        """(bytes used, bytes allowed) of the quota root holding INBOX, None without QUOTA."""
+        if "QUOTA" not in self.capabilities:
+            return None
+        imap = self.client._imap
+        typ, data = imap._simple_command("GETQUOTAROOT", "INBOX")
+        quotas = imap.untagged_responses.pop("QUOTA", [])
+        imap.untagged_responses.pop("QUOTAROOT", None)
+        if typ != "OK":
+            return None
+        for line in quotas:
+            match = re.search(rb"STORAGE (\d+) (\d+)", line if isinstance(line, bytes) else b"")
+            if match:
+                return int(match.group(1)) * 1024, int(match.group(2)) * 1024
+        return None
+
+    # -- reading what is there -------------------------------------------------------------
+
+    def fingerprints(self, uids: list[int] | None = None) -> dict[int, str]:
+        """UID -> fingerprint of the messages in the selected folder (all, or these UIDs)."""
+        return self.fingerprints_of(self.client, uids)
+
+    @staticmethod
+    def fingerprints_of(client: IMAPClient, uids: list[int] | None = None) -> dict[int, str]:
+        """The same for any client with a folder selected (the source side uses it too)."""
+        items = ["RFC822.SIZE", fingerprint.FETCH_ITEM]
+        found: dict[int, str] = {}
+        targets = ["1:*"] if uids is None else [sequence_set(c) for c in _chunks(sorted(uids))]
+        for target in targets:
+            if not target:
+                continue
+            for uid, data in _uid_fetch(client, target, items).items():
+                header = data.get(fingerprint.FETCH_KEY, b"") or b""
+                found[uid] = fingerprint.fingerprint(header, int(data.get(b"RFC822.SIZE", 0)))
+        return found
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, raw_name: str, messages: list[Outgoing]) -> list[Appended]:
+        """APPEND every message; refusals (a full quota too) come back as results."""
+        if not messages:
+            return []
+        if not self.pipelined:
+            results = [self._append_one(raw_name, m) for m in messages]
+        else:
+            results = []
+            for group in _by_bytes(messages, PIPELINE_BYTES):
+                results += self._append_pipelined(raw_name, group)
+        return results
+
+    @staticmethod
+    def raise_if_over_quota(results: list[Appended]) -> None:
+        """After the accepted ones are recorded: a full quota stops the whole sync."""
+        for result in results:
+            if result.error and _is_quota(result.error.encode(errors="replace")):
+                raise QuotaExceeded(
+                    f"The destination's quota is full: it refused a message with "
+                    f"“{result.error}”. Free space or raise the quota, then run again: "
+                    "what was copied stays, nothing is copied twice."
+                )
+
+    def _append_one(self, raw_name: str, message: Outgoing) -> Appended:
+        try:
+            response = self.client.append(
+                raw_name, message.raw, flags=_flags(message.flags), msg_time=message.internal_date
+            )
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            return Appended(message.key, None, None, error=_reason(str(exc)))
+        return _appended(message.key, "OK", [response])
+
+    def _append_pipelined(self, raw_name: str, messages: list[Outgoing]) -> list[Appended]:
+        imap = self.client._imap
+        mailbox = _quoted(raw_name)
+        tags, chunks = [], []
+        for message in messages:
+            tag = imap._new_tag()  # registers the tag with imaplib
+            tags.append(tag)
+            flags = " ".join(_flags(message.flags))
+            when = (
+                f' "{datetime_to_INTERNALDATE(message.internal_date)}"'
+                if message.internal_date
+                else ""
+            )
+            head = f" ({flags}){when} {{{len(message.raw)}+}}\r\n".encode()
+            chunks += [tag, b" APPEND ", mailbox, head, message.raw, b"\r\n"]
+        try:
+            imap.send(b"".join(chunks))
+        except OSError as exc:
+            raise imaplib.IMAP4.abort(f"socket error: {exc}") from exc
+        results = []
+        for tag, message in zip(tags, messages, strict=True):
+            try:
+                typ, data = imap._command_complete("APPEND", tag)
+            except imaplib.IMAP4.abort:
+                raise
+            except imaplib.IMAP4.error as exc:  # BAD: the server could not read this one
+                results.append(Appended(message.key, None, None, error=_reason(str(exc))))
+                continue
+            results.append(_appended(message.key, typ, data))
+        return results
+
+    def store_flags(self, changes: dict[int, list[str]]) -> int:
+        """Replace the flags of messages in the selected (read-write) folder."""
+        for uid, flags in changes.items():
+            self.client.set_flags([uid], _flags(flags), silent=True)
+        return len(changes)
+
+    def delete(self, uids: list[int]) -> int:
+        """Mark and expunge exactly these UIDs (UID EXPUNGE: never someone else's \\Deleted)."""
+        if not uids:
+            return 0
+        for chunk in _chunks(sorted(uids)):
+            self.client.add_flags(chunk, [b"\\Deleted"], silent=True)
+            if self.uidplus:
+                self.client.uid_expunge(chunk)
+        if not self.uidplus:
+            self.client.expunge()
+        return len(uids)
+
+    def logout(self) -> None:
+        self.session.logout()
+
+
+def _uid_fetch(client: IMAPClient, uid_set: str, items: list[str]) -> dict[int, dict]:
+    """UID FETCH of a UID set given as text ("1:*" included), parsed by imapclient."""
+    imap = client._imap
+    tag = imap._command("UID", "FETCH", uid_set, f"({' '.join(items)})")
+    typ, data = imap._command_complete("FETCH", tag)
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"UID FETCH failed: {data}")
+    typ, data = imap._untagged_response(typ, data, "FETCH")
+    return parse_fetch_response(data, False, True)
+
+
+def _appended(key: int, typ: str, data: list) -> Appended:
+    text = b" ".join(d if isinstance(d, bytes) else str(d).encode() for d in data or [])
+    if typ != "OK":
+        return Appended(key, None, None, error=_reason(text.decode(errors="replace")))
+    match = _APPENDUID.search(text)
+    if not match:
+        return Appended(key, None, None)
+    return Appended(key, int(match.group(2)), int(match.group(1)))
+
+
+def _is_quota(text: bytes) -> bool:
+    upper = text.upper()
+    return any(word in upper for word in _QUOTA_WORDS)
+
+
+def _reason(text: str) -> str:
+    text = text.replace("append failed:", "").strip()
+    return re.sub(r"\s*\(\d+\.\d+ \+ [\d.+ ]+secs\)\.?", "", text)[:300] or "refused"
+
+
+def _flags(flags: list[str]) -> list[str]:
+    # \Recent is the server's to set; sending it is a protocol error.
+    return [f for f in flags if f.lower() != "\\recent"]
+
+
+def _quoted(name: str) -> bytes:
+    return b'"' + name.replace("\\", "\\\\").replace('"', '\\"').encode("ascii") + b'"'
+
+
+def _text(value) -> str:
+    return value.decode("ascii", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _chunks(uids: list[int]) -> list[list[int]]:
+    return [uids[i : i + UIDS_PER_COMMAND] for i in range(0, len(uids), UIDS_PER_COMMAND)]
+
+
+def _by_bytes(messages: list[Outgoing], limit: int) -> list[list[Outgoing]]:
+    groups: list[list[Outgoing]] = [[]]
+    total = 0
+    for message in messages:
+        if groups[-1] and total + len(message.raw) > limit:
+            groups.append([])
+            total = 0
+        groups[-1].append(message)
+        total += len(message.raw)
+    return groups

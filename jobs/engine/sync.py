@@ -1,0 +1,336 @@
+"""Sync (migrate) one IMAP account into another: the engine entry point behind jobs and the CLI.
+
+`sync_accounts` logs in on both sides, plans the folder mapping (`mapping.py`), then syncs the
+folders in parallel, one source and one destination connection per worker, at most the smaller
+of the two accounts' connection caps at once (`syncfolder.py` does one folder). With Gmail
+de-duplication the folders go in rank order (labels before All Mail), so each message lands in
+its most specific folder. A dropped connection is retried with backoff and the folder resumes
+from the UID map; a full destination quota stops the run with a clear message. The source is
+only ever EXAMINEd and read with BODY.PEEK[].
+
+`preflight` (login, capabilities, sizes, quota, mapping) lives in `preflight.py`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from django.db import close_old_connections, connection
+
+from jobs.engine import errors, syncstate
+from jobs.engine.dest import Destination, QuotaExceeded
+from jobs.engine.folder import Cancelled, is_connection_error
+from jobs.engine.imap import ImapSession
+from jobs.engine.mapping import FolderMap, Layout, layout_from, plan
+from jobs.engine.report import FolderProgress
+from jobs.engine.syncfolder import FolderSync, SyncContext
+from jobs.engine.syncreport import SyncFolderReport, SyncOptions, SyncReport
+
+__all__ = ["SyncOptions", "SyncReport", "plan_folders", "sync_accounts"]
+
+logger = logging.getLogger(__name__)
+
+RETRIES = 5
+BACKOFF_BASE = 1.0
+BACKOFF_MAX = 30.0
+SKIPPED_SPECIAL_USE = ("\\Trash", "\\Junk")
+
+
+def _noop(*_args) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
+def connect_source(account) -> ImapSession:
+    from jobs.engine.connection import connect_imap
+
+    return ImapSession(connect_imap(account))
+
+
+def connect_destination(account) -> Destination:
+    from jobs.engine.connection import connect_imap
+
+    return Destination(connect_imap(account))
+
+
+def plan_folders(
+    source: ImapSession, dest: Destination, options: SyncOptions
+) -> tuple[list[FolderMap], Layout, Layout]:
+    """List both sides and map every source folder (skipped ones say why)."""
+    listed, dest_listed = source.list_folders(), dest.session.list_folders()
+    source_layout = layout_from(listed, _namespace(source))
+    dest_layout = layout_from(dest_listed, dest.namespace())
+    maps = plan(
+        listed,
+        source_layout,
+        dest_listed,
+        dest_layout,
+        rules=options.rules,
+        gmail=source.gmail,
+        gmail_dedupe=options.gmail_dedupe,
+    )
+    for entry in maps:
+        if not entry.skip:
+            entry.skip = _not_selected(entry, options)
+    return maps, source_layout, dest_layout
+
+
+def _namespace(session: ImapSession) -> tuple[str, str] | None:
+    if "NAMESPACE" not in session.capabilities:
+        return None
+    personal = session.client.namespace().personal
+    if not personal:
+        return None
+    prefix, delimiter = personal[0]
+    text = [v.decode() if isinstance(v, bytes) else (v or "") for v in (prefix, delimiter)]
+    return text[0], text[1]
+
+
+def _not_selected(entry: FolderMap, options: SyncOptions) -> str:
+    names = (entry.source.name, entry.source_path)
+    if options.folders is not None and not any(n in options.folders for n in names):
+        return "not among the chosen folders"
+    if options.include and not any(
+        fnmatch.fnmatchcase(n, p) for n in names for p in options.include
+    ):
+        return "not included"
+    if any(fnmatch.fnmatchcase(n, p) for n in names for p in options.exclude):
+        return "excluded"
+    if options.skip_trash_and_junk and entry.source.special_use in SKIPPED_SPECIAL_USE:
+        return "Trash and Junk are skipped"
+    return ""
+
+
+def sync_accounts(
+    source,
+    destination,
+    options: SyncOptions | None = None,
+    *,
+    progress: Callable[[FolderProgress], None] = _noop,
+    should_stop: Callable[[], bool] = _never,
+    log: Callable[[str], None] = _noop,
+) -> SyncReport:
+    """Copy what is new from `source` to `destination` (accounts); see the module docstring.
+
+    Raises errors.PermanentError (a login refused, QuotaExceeded) and errors.TransientError
+    (a server unreachable after our retries)."""
+    if source.pk is not None and source.pk == destination.pk:
+        raise errors.PermanentError("The source and the destination are the same account.")
+    return _SyncRun(
+        source, destination, options or SyncOptions(), progress, should_stop, log
+    ).execute()
+
+
+class _SyncRun:
+    def __init__(self, source, destination, options, progress, should_stop, log):
+        lock = threading.Lock()
+
+        def locked_progress(p: FolderProgress) -> None:
+            with lock:
+                progress(p)
+
+        self.halt = threading.Event()
+        self.ctx = SyncContext(
+            pair=syncstate.Pair(source, destination),
+            options=options,
+            progress=locked_progress,
+            should_stop=lambda: self.halt.is_set() or should_stop(),
+            log=log,
+        )
+        self.reports: dict[str, SyncFolderReport] = {}
+        self.fatal: BaseException | None = None
+        self.unreachable: set[str] = set()
+
+    def execute(self) -> SyncReport:
+        source, dest = self.connect_with_retry()
+        try:
+            maps, _, _ = plan_folders(source, dest, self.ctx.options)
+        finally:
+            source.logout()
+            dest.logout()
+        work = [m for m in maps if not m.skip]
+        for entry in maps:
+            if entry.skip:
+                self.reports[entry.source.raw_name] = SyncFolderReport(
+                    entry.source.name, state="skipped", error=entry.skip
+                )
+        for entry in work:
+            self.ctx.progress(FolderProgress(entry.source.name, "pending"))
+        for rank in sorted({m.rank for m in work}):
+            if not self.halt.is_set():
+                self.run_parallel([m for m in work if m.rank == rank])
+        if self.fatal is not None:
+            raise self.fatal
+        return self.build_report(maps)
+
+    # -- connections -----------------------------------------------------------------------
+
+    def connect(self) -> tuple[ImapSession, Destination]:
+        pair = self.ctx.pair
+        source = connect_source(pair.source)
+        try:
+            return source, connect_destination(pair.destination)
+        except BaseException:
+            source.logout()
+            raise
+
+    def connect_with_retry(self) -> tuple[ImapSession, Destination]:
+        for attempt in range(RETRIES + 1):
+            try:
+                return self.connect()
+            except errors.TransientError as exc:
+                if attempt == RETRIES:
+                    raise
+                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt)
+                self.ctx.log(f"cannot connect ({exc}); retry in {delay:g}s")
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def cap(self) -> int:
+        pair = self.ctx.pair
+        caps = [int(getattr(a, "max_connections", 4) or 4) for a in (pair.source, pair.destination)]
+        return max(1, min(caps))
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def run_parallel(self, work: list[FolderMap]) -> None:
+        todo: queue.Queue[FolderMap] = queue.Queue()
+        for entry in work:
+            todo.put(entry)
+        threads = [
+            threading.Thread(target=self.worker, args=(todo,), name=f"sync-{i}", daemon=True)
+            for i in range(min(self.cap(), len(work)))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def worker(self, todo: queue.Queue[FolderMap]) -> None:
+        holder: dict = {"pair": None}
+        try:
+            while not self.halt.is_set():
+                try:
+                    entry = todo.get_nowait()
+                except queue.Empty:
+                    return
+                self.reports[entry.source.raw_name] = self.sync_folder(entry, holder)
+        finally:
+            if holder["pair"] is not None:
+                for side in holder["pair"]:
+                    side.logout()
+            connection.close()
+
+    def sync_folder(self, entry: FolderMap, holder: dict) -> SyncFolderReport:
+        attempt = 0
+        name = entry.source.name
+        while True:
+            try:
+                if holder["pair"] is None:
+                    holder["pair"] = self.connect()
+                return self.attempt(entry, *holder["pair"])
+            except errors.PermanentError as exc:
+                return self.stop_all(exc, entry)
+            except Exception as exc:  # noqa: BLE001 - sorted below
+                if not (is_connection_error(exc) or isinstance(exc, errors.TransientError)):
+                    return self.failed(entry, exc)
+                holder["pair"] = _drop(holder["pair"])
+                attempt += 1
+                if attempt > RETRIES or self.halt.is_set():
+                    return self.failed(entry, exc, unreachable=True)
+                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
+                self.ctx.log(f"{name}: connection lost ({exc}); retry in {delay:g}s")
+                time.sleep(delay)
+                close_old_connections()
+
+    def attempt(self, entry: FolderMap, source, dest) -> SyncFolderReport:
+        folder = FolderSync(source, dest, entry, self.ctx)
+        try:
+            report = folder.run()
+        except Cancelled:
+            p = folder.progress
+            self.ctx.progress(FolderProgress(p.folder, "cancelled", p.total, p.done, p.bytes))
+            folder.report.state = "cancelled"
+            return folder.report
+        if report.missing:
+            report.error = report.verification()
+        p = folder.progress
+        self.ctx.progress(FolderProgress(p.folder, "done", p.total, p.done, p.bytes, report.error))
+        return report
+
+    def stop_all(self, exc: errors.PermanentError, entry: FolderMap) -> SyncFolderReport:
+        self.fatal = self.fatal or exc
+        self.halt.set()
+        if isinstance(exc, QuotaExceeded):
+            self.ctx.log(f"{entry.source.name}: {exc}")
+        self.ctx.progress(FolderProgress(entry.source.name, "failed", error=str(exc)))
+        return SyncFolderReport(entry.source.name, entry.target_name, "failed", error=str(exc))
+
+    def failed(self, entry: FolderMap, exc: BaseException, unreachable=False) -> SyncFolderReport:
+        message = _sentence(exc)
+        if not unreachable:
+            logger.exception("sync of folder %s failed", entry.source.name)
+        else:
+            self.unreachable.add(entry.source.name)
+        self.ctx.log(f"{entry.source.name}: failed: {message}")
+        self.ctx.progress(FolderProgress(entry.source.name, "failed", error=message))
+        return SyncFolderReport(entry.source.name, entry.target_name, "failed", error=message)
+
+    # -- the outcome -----------------------------------------------------------------------
+
+    def build_report(self, maps: list[FolderMap]) -> SyncReport:
+        reports = []
+        for entry in maps:
+            report = self.reports.get(entry.source.raw_name)
+            if report is None:  # never started: halted before its turn
+                report = SyncFolderReport(entry.source.name, entry.target_name, "cancelled")
+            reports.append(report)
+        active = [r for r in reports if r.state != "skipped"]
+        if active and all(r.folder in self.unreachable for r in active):
+            raise errors.TransientError(f"A server stayed unreachable: {active[0].error}")
+        report = SyncReport(
+            state=_overall(active),
+            folders=reports,
+            messages_fetched=sum(r.copied for r in reports),
+            bytes_fetched=sum(r.bytes for r in reports),
+            dry_run=self.ctx.options.dry_run,
+        )
+        problems = [f"{r.folder}: {r.error}" for r in active if r.state == "failed" and r.error]
+        problems += [f"{r.folder}: {r.verification()}" for r in active if r.missing]
+        report.error = "; ".join(problems)[:2000]
+        return report
+
+
+def _overall(reports: list[SyncFolderReport]) -> str:
+    if any(r.state == "cancelled" for r in reports):
+        return "cancelled"
+    bad = [r for r in reports if r.state == "failed" or r.missing or r.refused]
+    if not bad:
+        return "succeeded"
+    return (
+        "failed" if len(bad) == len(reports) and not any(r.copied for r in reports) else "partial"
+    )
+
+
+def _drop(pair):
+    for side in pair or ():
+        try:
+            side.client.shutdown()
+        except Exception:  # noqa: BLE001 - it is already broken
+            pass
+    return None
+
+
+def _sentence(exc: BaseException) -> str:
+    if isinstance(exc, errors.EngineError):
+        return str(exc)
+    text = str(exc) or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {text}"[:500]

@@ -1,0 +1,119 @@
+"""What a sync or restore takes (options) and gives back (per-folder reports and the run report).
+
+The reports have the attributes the job runner reads from a backup report (`state`, `folders`
+with `folder`/`state`/`error`/`parked`, `messages_fetched`, `bytes_fetched`, `error`,
+`summary()`), so runs of every kind are recorded the same way.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from jobs.engine.mapping import Rule
+from jobs.engine.report import DEFAULT_BATCH_BYTES
+
+
+@dataclass
+class SyncOptions:
+    folders: list[str] | None = None  # source display names or paths; None = all
+    include: list[str] = field(default_factory=list)  # fnmatch patterns
+    exclude: list[str] = field(default_factory=list)
+    since: datetime.date | None = None
+    before: datetime.date | None = None
+    max_message_size: int | None = None
+    skip_trash_and_junk: bool = False
+    rules: list[Rule] = field(default_factory=list)
+    sync_flags: bool = False  # carry flag changes on the source over on re-runs
+    mirror_deletions: bool = False  # delete on the destination what was deleted on the source
+    gmail_dedupe: bool = True
+    dry_run: bool = False
+    verify_fingerprints: bool = True
+    batch_bytes: int = DEFAULT_BATCH_BYTES
+
+
+@dataclass
+class SyncFolderReport:
+    folder: str  # source display name
+    target: str = ""  # destination display name
+    state: str = "done"  # "done" | "failed" | "skipped" | "cancelled"
+    on_source: int = 0  # messages selected on the source
+    on_destination: int = 0  # of those, how many verification found on the destination
+    copied: int = 0
+    matched: int = 0  # already on the destination (fingerprint), not copied again
+    deduped: int = 0  # Gmail: the same message went to a more specific folder
+    too_large: int = 0  # over the size cap: left out on purpose
+    flags_updated: int = 0
+    deleted: int = 0  # mirrored deletions
+    bytes: int = 0
+    to_copy: int = 0  # dry run: what a real run would copy
+    to_copy_bytes: int = 0
+    create: bool = False  # the destination folder does not exist yet
+    refused: dict[int, str] = field(default_factory=dict)  # source UID -> server's reason
+    missing: list[tuple[int, str]] = field(default_factory=list)  # source UID, why
+    error: str = ""
+
+    @property
+    def parked(self) -> int:  # the runner's name for "left out, retried next run"
+        return len(self.refused)
+
+    @property
+    def fetched(self) -> int:
+        return self.copied
+
+    def verification(self) -> str:
+        if self.state == "skipped":
+            return f"skipped: {self.error}"
+        if self.state == "failed":
+            return f"failed: {self.error}"
+        if not self.missing and self.on_destination >= self.on_source:
+            return f"all {self.on_source:,} on the destination"
+        reasons = "; ".join(f"UID {uid}: {why}" for uid, why in self.missing[:5])
+        more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
+        return f"{self.on_destination:,} of {self.on_source:,}; missing {reasons}{more}"
+
+
+@dataclass
+class SyncReport:
+    state: str  # "succeeded" | "partial" | "failed" | "cancelled"
+    folders: list[SyncFolderReport]
+    messages_fetched: int = 0  # copied
+    bytes_fetched: int = 0
+    error: str = ""
+    dry_run: bool = False
+    verb: str = "sync"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def copied_folders(self) -> list[SyncFolderReport]:
+        return [f for f in self.folders if f.state != "skipped"]
+
+    def summary(self) -> str:
+        """The line an admin can trust, e.g. "all 48,211 messages of the source are on the
+        destination, 0 errors", or what is missing."""
+        folders = self.copied_folders
+        if self.dry_run:
+            create = sum(f.create for f in folders)
+            count = sum(f.to_copy for f in folders)
+            size = sum(f.to_copy_bytes for f in folders) / 1e6
+            return (
+                f"dry run: would create {create} folder{'s' if create != 1 else ''} and copy "
+                f"{count:,} message{'s' if count != 1 else ''} ({size:,.1f} MB); nothing changed"
+            )
+        source = sum(f.on_source for f in folders)
+        present = sum(min(f.on_destination, f.on_source) for f in folders)
+        failed = [f for f in folders if f.state == "failed"]
+        missing = sum(len(f.missing) for f in folders)
+        errors = len(failed) + sum(len(f.refused) for f in folders)
+        what = "of the source" if self.verb == "sync" else "selected in the archive"
+        if not failed and not missing and present == source and self.state == "succeeded":
+            return f"all {source:,} messages {what} are on the destination, 0 errors"
+        parts = [f"{present:,} of {source:,} messages {what} are on the destination"]
+        if missing:
+            parts.append(f"{missing:,} missing (see the folders)")
+        if failed:
+            parts.append(f"{len(failed)} folder{'s' if len(failed) > 1 else ''} failed")
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+        if self.state == "cancelled":
+            parts.append("cancelled")
+        return "; ".join(parts)
