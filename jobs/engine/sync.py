@@ -153,6 +153,8 @@ class _SyncRun:
         source, dest = self.connect_with_retry()
         try:
             maps, _, _ = plan_folders(source, dest, self.ctx.options)
+            if not self.ctx.options.dry_run:
+                self.check_quota(source, dest, [m for m in maps if not m.skip])
         finally:
             source.logout()
             dest.logout()
@@ -170,6 +172,21 @@ class _SyncRun:
         if self.fatal is not None:
             raise self.fatal
         return self.build_report(maps)
+
+    def check_quota(self, source: ImapSession, dest: Destination, work: list[FolderMap]) -> None:
+        """Say so before copying when the source would not fit the destination's quota."""
+        quota = dest.quota()
+        if quota is None or not work or self.ctx.pair.rows().exists():
+            return  # on a re-run, what was copied already counts in the quota used
+        from jobs.engine.preflight import _sizes
+
+        need = sum(s.bytes for s in _sizes(source, [m.source for m in work]))
+        left = max(0, quota[1] - quota[0])
+        if need > left:
+            self.ctx.log(
+                f"Warning: the selected folders hold {need / 1e6:,.1f} MB but the destination has "
+                f"{left / 1e6:,.1f} MB left of its quota: the migration would not fit."
+            )
 
     # -- connections -----------------------------------------------------------------------
 
