@@ -6,6 +6,7 @@ data under ./data. PRODUCTION=true turns missing secrets into errors instead of 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -61,10 +62,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "backupweb",
     "accounts",
     "archive",
     "jobs",
+    "users",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -75,9 +81,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "users.middleware.TwoFactorMiddleware",
+    # Last, as django-axes asks: it answers locked-out sign-ins with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backupweb.urls"
@@ -94,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
+                "users.context_processors.role",
             ],
         },
     },
@@ -119,6 +130,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses sign-ins while a username/address pair is locked out.
+AUTHENTICATION_BACKENDS = [
+    "users.backends.WebSignInThrottle",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT failures for one username from one
+# address, that pair is locked out for LOGIN_LOCKOUT_MINUTES; a success resets the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "users/locked_out.html"
+AXES_VERBOSE = False
+# Two-factor sign-in (TOTP, django-otp): optional per user; with REQUIRE_2FA_FOR_ADMINS an
+# administrator must set it up before doing anything else.
+REQUIRE_2FA_FOR_ADMINS = env.bool("REQUIRE_2FA_FOR_ADMINS", default=False)
+OTP_TOTP_ISSUER = "backupweb"
+# Audit log (audit/): events older than AUDIT_RETENTION_DAYS are purged daily (0 keeps all).
+# Behind a reverse proxy that sets X-Forwarded-For, trust its last entry as the client address.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+AUDIT_TRUST_X_FORWARDED_FOR = env.bool("AUDIT_TRUST_X_FORWARDED_FOR", default=False)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -201,6 +233,7 @@ JOBS_TRANSIENT_RETRIES = env.int("JOBS_TRANSIENT_RETRIES", default=3)
 JOBS_RETRY_BACKOFF_SECONDS = env.int("JOBS_RETRY_BACKOFF_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "jobs-housekeeping": {"task": "jobs.housekeeping", "schedule": JOBS_HOUSEKEEPING_SECONDS},
+    "audit-purge": {"task": "audit.purge", "schedule": 24 * 3600},
 }
 # Notifications: site-default Apprise URLs, separated by spaces (an URL may hold commas), used by
 # jobs without their own.
@@ -229,16 +262,23 @@ SECURE_CSP = {
 # message viewer's own responses send no-referrer.
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "SAMEORIGIN"  # the message viewer frames its own body URL
+# DENY everywhere; the message body response sets SAMEORIGIN itself (archive/viewer.py), as the
+# viewer frames its own body URL.
+X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie: forms and htmx get the token from the page (base.html).
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container health check speaks plain HTTP
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # The preload directive only matters once the domain is submitted to the preload list
+    # (which needs it on the registrable domain itself); set false to withhold consent.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

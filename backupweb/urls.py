@@ -4,15 +4,18 @@ from django.urls import include, path
 
 from backupweb import views
 from jobs.metrics import metrics_view
+from users.views import LoginView
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),
     path("jobs/", include("jobs.urls")),
     path("archive/", include("archive.urls")),
+    path("users/", include("users.urls")),
+    path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]
