@@ -74,7 +74,8 @@ class _Echo:
 @administrator_required
 def event_csv(request: HttpRequest) -> HttpResponse:
     events, values = filtered(request.GET)
-    audit.record(request, "audit.export", None, **{k: v for k, v in values.items() if v})
+    chosen = {k: v for k, v in values.items() if v}
+    audit.record(request, "audit.export", None, filters=str(chosen))
     writer = csv.writer(_Echo())
 
     def rows():
