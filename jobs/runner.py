@@ -123,6 +123,10 @@ def execute(run_id: int, worker: str = "") -> JobRun | None:
         kick_next(run.account_id)
     run.refresh_from_db()
     notify_safely(run)
+    if run.job.kind == Job.Kind.SYNC:
+        from jobs.kinds import after_run
+
+        after_run(run)  # a bulk migration starts its next rows
     return run
 
 
@@ -168,18 +172,31 @@ def _run_claimed(run: JobRun) -> None:
     _finish(run, recorder, outcome)
 
 
-def _call_engine(run: JobRun, recorder: RunRecorder) -> dict:
-    if run.job.kind != Job.Kind.BACKUP:
-        raise PermanentError(f"{run.job.get_kind_display()} jobs are not available yet.")
+def _run_backup(run: JobRun, recorder: RunRecorder):
     from jobs.engine.backup import backup_account
 
-    report = backup_account(
+    return backup_account(
         run.account,
         backup_options(run.job.options, only_folders=run.only_folders),
         progress=recorder.progress,
         should_stop=recorder.should_stop,
         log=recorder.log,
     )
+
+
+def _engine_for(kind: str):
+    """The engine call for a job kind; every engine returns a report with the same shape."""
+    if kind == Job.Kind.BACKUP:
+        return _run_backup
+    from jobs.kinds import ENGINES
+
+    if kind not in ENGINES:
+        raise PermanentError(f"{Job.Kind(kind).label} jobs are not available yet.")
+    return ENGINES[kind]
+
+
+def _call_engine(run: JobRun, recorder: RunRecorder) -> dict:
+    report = _engine_for(run.job.kind)(run, recorder)
     _record_folder_reports(run, report.folders)
     state = REPORT_STATES.get(report.state, State.FAILED)
     if recorder.stop_reason == "lost":

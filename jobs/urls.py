@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs import views
+from jobs import views, views_transfer
 
 app_name = "jobs"
 urlpatterns = [
@@ -19,4 +19,14 @@ urlpatterns = [
     path("runs/<int:pk>/progress/", views.run_progress, name="run-progress"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("runs/<int:pk>/retry/", views.run_retry, name="run-retry"),
+    # Sync, restore and bulk migrations (issue 7).
+    path("<int:pk>/preflight/", views_transfer.job_preflight, name="preflight"),
+    path("<int:pk>/dry-run/", views_transfer.job_dry_run, name="dry-run"),
+    path("restore/new/", views_transfer.restore_new, name="restore-new"),
+    path("bulk/", views_transfer.bulk_list, name="bulk-list"),
+    path("bulk/new/", views_transfer.bulk_new, name="bulk-new"),
+    path("bulk/template.csv", views_transfer.bulk_template, name="bulk-template"),
+    path("bulk/<int:pk>/", views_transfer.bulk_detail, name="bulk-detail"),
+    path("bulk/<int:pk>/rows/", views_transfer.bulk_rows, name="bulk-rows"),
+    path("bulk/<int:pk>/start/", views_transfer.bulk_start, name="bulk-start"),
 ]

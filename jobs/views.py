@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Account
 from jobs import live, notify, runner, schedules
-from jobs.forms import JobForm
+from jobs.forms_transfer import form_class_for
 from jobs.models import Job, JobRun
 
 RUNS_PER_PAGE = 50
@@ -55,17 +55,20 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def job_create(request: HttpRequest) -> HttpResponse:
     initial = {"account": request.GET.get("account")}
-    form = JobForm(request.POST or None, initial=initial)
+    form_class = form_class_for(request.GET.get("kind", Job.Kind.BACKUP))
+    form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         job = form.save()
         messages.success(request, f"Job {job.name!r} created.")
+        if job.kind == Job.Kind.SYNC:  # the mapping and pre-flight come before the first run
+            return redirect("jobs:preflight", pk=job.pk)
         return redirect(job)
     return render(request, "jobs/form.html", {"nav": "jobs", "form": form, "time_zone": TZ})
 
 
 def job_edit(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job(pk)
-    form = JobForm(request.POST or None, instance=job)
+    form = form_class_for(job.kind)(request.POST or None, instance=job)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Job saved; the new schedule applies from now.")

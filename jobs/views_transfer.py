@@ -1,0 +1,157 @@
+"""Sync, restore and bulk-migration pages: thin shells over jobs.engine.preflight, jobs.kinds
+and jobs.bulk."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from jobs import bulk as bulk_module
+from jobs import kinds, runner
+from jobs.engine.errors import EngineError
+from jobs.engine.preflight import preflight
+from jobs.forms_transfer import BulkForm, RestoreJobForm
+from jobs.models import BulkMigration, Job, JobRun
+from jobs.views import TZ, _free_name, _get_job
+
+
+def _transfer_job(pk: int) -> Job:
+    job = _get_job(pk)
+    if job.kind not in (Job.Kind.SYNC, Job.Kind.RESTORE):
+        raise Http404("Not a sync or restore job.")
+    return job
+
+
+def job_preflight(request: HttpRequest, pk: int) -> HttpResponse:
+    """Login on both sides, capabilities, sizes, quota and the predicted folder mapping."""
+    job = _transfer_job(pk)
+    if job.kind != Job.Kind.SYNC:
+        return redirect("jobs:dry-run", pk=job.pk)
+    report = preflight(job.account, job.destination, kinds.sync_options(job.options))
+    ctx = {
+        "nav": "jobs",
+        "job": job,
+        "report": report,
+        "sides": [report.source, report.destination],
+        "sizes": {s.name: s for s in report.sizes},
+        "first_run": not job.runs.exists(),
+    }
+    return render(request, "jobs/preflight.html", ctx)
+
+
+def job_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """Folders to create and messages to copy per folder; nothing changes anywhere."""
+    job = _transfer_job(pk)
+    report, error = None, ""
+    if request.method == "POST":
+        try:
+            report = kinds.dry_run(job)
+        except EngineError as exc:
+            error = str(exc)
+    return render(
+        request, "jobs/dry_run.html", {"nav": "jobs", "job": job, "report": report, "error": error}
+    )
+
+
+def restore_new(request: HttpRequest) -> HttpResponse:
+    """A restore job from an archived account, its folders, a selection or a search result.
+
+    Links from the archive pass `account`, and `message` ids (a selection or the ids of a search
+    result) or `folder` names."""
+    account = request.GET.get("account", "")
+    ids = [i for i in request.GET.getlist("message") if i.isdigit()]
+    initial = {
+        "account": account,
+        "name": _free_name(f"Restore {timezone.localdate():%Y-%m-%d}"),
+        "message_ids": ",".join(ids),
+        "folders": "\n".join(request.GET.getlist("folder")),
+    }
+    form = RestoreJobForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        job = form.save()
+        if request.POST.get("run_now"):
+            run, _ = runner.trigger(job, JobRun.Trigger.MANUAL)
+            return redirect(run)
+        messages.success(request, f"Restore job {job.name!r} created.")
+        return redirect(job)
+    ctx = {"nav": "jobs", "form": form, "time_zone": TZ, "selection": len(ids)}
+    return render(request, "jobs/form.html", ctx)
+
+
+# -- bulk migrations -------------------------------------------------------------------------
+
+
+def _get_bulk(pk: int) -> BulkMigration:
+    return get_object_or_404(BulkMigration, pk=pk)
+
+
+def bulk_list(request: HttpRequest) -> HttpResponse:
+    bulks = BulkMigration.objects.all()
+    return render(request, "jobs/bulk_list.html", {"nav": "jobs", "bulks": bulks})
+
+
+def bulk_new(request: HttpRequest) -> HttpResponse:
+    form = BulkForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        options = {"mirror_deletions": bool(data["mirror_deletions"])}
+        try:
+            bulk = bulk_module.create(
+                data["file"].read(), data["name"], data["concurrency"], options
+            )
+        except bulk_module.BulkFileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            messages.success(request, f"{bulk.rows.count()} rows read; start them when ready.")
+            return redirect(bulk)
+    return render(request, "jobs/bulk_form.html", {"nav": "jobs", "form": form})
+
+
+def _rows(bulk: BulkMigration) -> list:
+    rows = list(bulk.rows.select_related("job"))
+    for row in rows:
+        row.status = bulk_module.status(row)
+    return rows
+
+
+def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    bulk = _get_bulk(pk)
+    rows = _rows(bulk)
+    ctx = {"nav": "jobs", "bulk": bulk, "rows": rows, **_counts(rows)}
+    return render(request, "jobs/bulk_detail.html", ctx)
+
+
+@never_cache
+def bulk_rows(request: HttpRequest, pk: int) -> HttpResponse:
+    """The htmx-polled table of row statuses."""
+    bulk = _get_bulk(pk)
+    rows = _rows(bulk)
+    ctx = {"bulk": bulk, "rows": rows, **_counts(rows)}
+    return render(request, "jobs/_bulk_rows.html", ctx)
+
+
+def _counts(rows: list) -> dict:
+    states = [row.status.state for row in rows]
+    return {
+        "counts": {s: states.count(s) for s in ("pending", "running", "done", "failed")},
+        "active": any(s == "running" for s in states) or any(r.waiting for r in rows),
+    }
+
+
+@require_POST
+def bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
+    bulk = _get_bulk(pk)
+    count = bulk_module.start(bulk, only_failed=request.POST.get("failed") == "1")
+    what = "failed rows" if request.POST.get("failed") == "1" else "rows"
+    messages.success(request, f"{count} {what} queued, {bulk.concurrency} at a time.")
+    return redirect(bulk)
+
+
+def bulk_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(bulk_module.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="bulk-migration.csv"'
+    return response
