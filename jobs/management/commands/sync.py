@@ -49,6 +49,7 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument("--no-gmail-dedupe", action="store_true")
         parser.add_argument("--preflight", action="store_true", help="only the pre-flight")
+        parser.add_argument("--batch-bytes", type=int, default=None, help="bytes per body FETCH")
 
     def handle(self, *args, source: str, destination: str, **opts) -> None:
         src, dst = find_account(source), find_account(destination)
@@ -65,6 +66,8 @@ class Command(BaseCommand):
             gmail_dedupe=not opts["no_gmail_dedupe"],
             dry_run=opts["dry_run"],
         )
+        if opts["batch_bytes"]:
+            options.batch_bytes = opts["batch_bytes"]
         if opts["preflight"]:
             return self.preflight(src, dst, options)
         display = BarDisplay(self.stdout) if self.stdout.isatty() else LineDisplay(self.stdout)
