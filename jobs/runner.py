@@ -188,6 +188,10 @@ def _engine_for(kind: str):
     """The engine call for a job kind; every engine returns a report with the same shape."""
     if kind == Job.Kind.BACKUP:
         return _run_backup
+    if kind == Job.Kind.VERIFY:
+        from jobs.engine.verify import run_verify
+
+        return run_verify
     from jobs.kinds import ENGINES
 
     if kind not in ENGINES:

@@ -66,3 +66,12 @@ def cast(db) -> Cast:
         granted=granted,
         other=other,
     )
+
+
+@pytest.fixture
+def archive_root(settings, tmp_path):
+    """A fresh, empty blob store for the test."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    settings.ARCHIVE_ROOT = root
+    return root
