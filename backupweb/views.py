@@ -23,8 +23,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "archived_bytes": archived_bytes,
         "bar_charts": [per_day_messages, per_day_bytes],
         "growth": charts.growth_chart(),
+        "verifications": latest_verifications(),
     }
     return render(request, "backupweb/dashboard.html", ctx)
+
+
+def latest_verifications() -> list:
+    """The newest finished "verify" run of each account (jobs/engine/verify.py), for the
+    dashboard's "Backup verification" figures."""
+    from jobs.models import Job, JobRun
+
+    runs = (
+        JobRun.objects.filter(job__kind=Job.Kind.VERIFY, state__in=JobRun.FINISHED_STATES)
+        .select_related("account", "job")
+        .order_by("account_id", "-finished_at", "-pk")
+    )
+    latest: dict[int, JobRun] = {}
+    for run in runs.iterator():
+        latest.setdefault(run.account_id, run)
+    return sorted(latest.values(), key=lambda run: run.account.name)
 
 
 @login_not_required

@@ -76,8 +76,12 @@ class JobForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Other kinds arrive with their issues; until then only backup can be chosen.
-        self.fields["kind"].choices = [(Job.Kind.BACKUP, Job.Kind.BACKUP.label)]
+        # Sync and restore have their own forms (jobs/forms_transfer.py); a verify job (test the
+        # backup: jobs/engine/verify.py) takes the same schedule and notifications as a backup.
+        self.fields["kind"].choices = [
+            (Job.Kind.BACKUP, Job.Kind.BACKUP.label),
+            (Job.Kind.VERIFY, "Verify (test the backup)"),
+        ]
         self.fields["weekdays"].initial = [str(d) for d in (self.instance.weekdays or [])]
         options = self.instance.options or {}
         for name in ("folders", "include", "exclude"):

@@ -169,7 +169,9 @@ def check_blobs(account, report: VerifyReport, store, progress, should_stop) -> 
     if problems:
         check.state = "failed"
         check.error = "Stored messages that do not read back: " + "; ".join(problems)
-    progress(_progress(INTEGRITY, report.blobs_checked, total, report.bytes_checked, check.state))
+    done = _progress(INTEGRITY, report.blobs_checked, total, report.bytes_checked, check.state)
+    done.error = check.error
+    progress(done)
     return check
 
 
@@ -207,12 +209,12 @@ def _compare_imap_folder(account, session, server, progress) -> FolderCheck:
         check.state = "skipped" if uids else "done"
         if uids:
             check.error = f"Never backed up: the archive lacks all {len(uids):,} messages."
-        progress(_progress(server.name, 0, len(uids), 0, check.state))
+        progress(_progress(server.name, 0, len(uids), 0, check.state, check.error))
         return check
     archived = dict(Message.objects.filter(folder=folder).values_list("uid", "size"))
     parked = set(ParkedMessage.objects.filter(folder=folder).values_list("uid", flat=True))
     _classify(check, uids, sizes, archived, parked, folder.highest_uid)
-    progress(_progress(server.name, check.in_archive, len(uids), 0, check.state))
+    progress(_progress(server.name, check.in_archive, len(uids), 0, check.state, check.error))
     return check
 
 
@@ -271,12 +273,13 @@ def _compare_pop3(account, progress) -> FolderCheck:
         check.error = (
             f"{check.newer:,} on the server are not archived yet (newer than the last run)"
         )
-    progress(_progress("INBOX", check.in_archive, len(server), 0, check.state))
+    progress(_progress("INBOX", check.in_archive, len(server), 0, check.state, check.error))
     return check
 
 
-def _progress(name: str, done: int, total: int, size: int, state: str = "running"):
-    return FolderProgress(name, state, total=total, done=done, bytes=size)
+def _progress(name: str, done: int, total: int, size: int, state: str = "running", error=""):
+    # The error travels with the last progress too: the recorder writes progress last.
+    return FolderProgress(name, state, total=total, done=done, bytes=size, error=error)
 
 
 def _line(check: FolderCheck) -> str:

@@ -119,3 +119,59 @@ def test_the_command_exits_nonzero_on_problems(backed_up, capsys):
     assert exit_info.value.code == 1
     out = capsys.readouterr().out
     assert "PROBLEM INBOX: 1 on the server but not archived (UIDs 1)" in out
+
+
+def test_a_verify_job_reports_on_the_run_page_and_dashboard_and_notifies(backed_up, webhook):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from jobs import runner
+    from jobs.models import Job, JobRun
+
+    job = Job.objects.create(name="Verify", kind=Job.Kind.VERIFY, account=backed_up)
+    job.set_notify_urls([webhook.url])
+    job.save()
+    run, _ = runner.trigger(job, JobRun.Trigger.MANUAL, send=False)
+    run = runner.execute(run.pk)
+    assert run.state == JobRun.State.SUCCEEDED, run.error
+    assert run.messages_fetched == 0 and "9 stored messages re-read" in run.summary
+    assert webhook.received == []  # nothing wrong: no notification
+    Message.objects.filter(folder__account=backed_up, folder__name="R&D", uid=3).delete()
+    run, _ = runner.trigger(job, JobRun.Trigger.MANUAL, send=False)
+    run = runner.execute(run.pk)
+    assert run.state == JobRun.State.FAILED
+    assert run.folders.get(folder="R&D").error.endswith("(UIDs 3)")
+    assert "Verification found problems" in webhook.received[0]["message"]
+    admin = get_user_model().objects.create_superuser("root", "r@example.org", "pw-root-1")
+    client = Client()
+    client.force_login(admin)
+    page = client.get(run.get_absolute_url()).content.decode()
+    assert "1 on the server but not archived (UIDs 3)" in page
+    board = client.get("/").content.decode()
+    assert "Backup verification" in board and "messages the archive lacks" in board
+
+
+@pytest.fixture
+def webhook():
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's API)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.received = received
+    server.url = f"json://127.0.0.1:{server.server_port}/verify-hook"
+    yield server
+    server.shutdown()
