@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from archive.models import Blob, Folder
 from jobs.engine.backup import BackupOptions, backup_account
 from tests.corpus import pick
 from tests.engine.conftest import archived, archived_bytes, make_account
-from tests.servers.mailbox import SEED_FOLDERS, connect, fetch_raw, seed_mailbox
+from tests.servers.mailbox import SEED_FOLDERS, append, connect, fetch_raw, seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,3 +88,39 @@ def test_a_large_backup_runs_its_folders_in_worker_processes(
     for s in seeded[:5]:
         row = archived(account, s.folder).get(uid=s.uid)
         assert archived_bytes(row) == fetch_raw(client, s.folder, s.uid)
+
+
+def test_a_date_range_is_searched_on_the_server_and_trash_can_be_skipped(
+    dovecot, mail_user, seeded
+):
+    client = connect(dovecot, mail_user)
+    append(client, "Trash", b"Subject: binned\r\n\r\nbinned\r\n")
+    account = make_account(dovecot, mail_user)
+    # Seeded one per hour from 2024-01-01 09:30: the first day holds 15 of the 21.
+    day = dt.date(2024, 1, 1)
+    options = BackupOptions(since=day, before=day + dt.timedelta(days=1), skip_trash_and_junk=True)
+    report = backup_account(account, options)
+    assert report.messages_fetched == 15
+    assert all(r.internal_date.date() == day for r in archived(account))
+    assert "Trash" not in {f.folder for f in report.folders}
+    everything = backup_account(account)  # widening the range later fetches the rest
+    assert everything.messages_fetched == len(seeded) - 15 + 1
+
+
+def test_one_bad_folder_fails_only_itself(dovecot, mail_user, seeded, monkeypatch):
+    from jobs.engine import folder as folder_module
+
+    real_run = folder_module.FolderBackup.run
+
+    def run(self):
+        if self.server.name == "R&D":
+            raise ValueError("this folder is cursed")
+        return real_run(self)
+
+    monkeypatch.setattr(folder_module.FolderBackup, "run", run)
+    account = make_account(dovecot, mail_user)
+    report = backup_account(account)
+    assert report.state == "partial"
+    failed = [f for f in report.folders if f.state == "failed"]
+    assert [f.folder for f in failed] == ["R&D"] and "cursed" in failed[0].error
+    assert archived(account).count() == len([s for s in seeded if s.folder != "R&D"])
