@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts import oauth, oauth_clients, oauth_tokens, secrets
 from accounts.models import Account
 from accounts.views import _get_account
+from backupweb.access import staff_required
 
 FLOWS_KEY = "oauth_flows"  # state -> {account, provider, verifier, nonce, at}
 DEVICE_KEY = "oauth_device"  # account pk -> {provider, code (encrypted), user_code, ...}
@@ -31,6 +32,7 @@ def _provider_or_none(account: Account) -> oauth.Provider | None:
     )
 
 
+@staff_required
 def oauth_page(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
     context = {
@@ -43,6 +45,7 @@ def oauth_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/oauth.html", context)
 
 
+@staff_required
 def oauth_start(request: HttpRequest, pk: int) -> HttpResponse:
     """Leave for the provider's sign-in page with a fresh state and PKCE verifier."""
     account = _get_account(pk)
@@ -69,6 +72,7 @@ def oauth_start(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(flow.url)
 
 
+@staff_required
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     """The provider sends the browser back here with a code (or an error) and our state."""
     flows = request.session.get(FLOWS_KEY, {})
@@ -97,6 +101,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     return redirect(account)
 
 
+@staff_required
 @require_POST
 def device_start(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
@@ -130,6 +135,7 @@ def _device_status(request: HttpRequest, account: Account, entry: dict | None, e
     return render(request, template, context)
 
 
+@staff_required
 @require_POST
 def device_poll(request: HttpRequest, pk: int) -> HttpResponse:
     """Asked by the device page every few seconds: one token request, then a fragment."""
@@ -159,6 +165,7 @@ def device_poll(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+@staff_required
 @require_POST
 def oauth_sign_out(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)

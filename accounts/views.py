@@ -8,9 +8,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+import audit
 from accounts import csv_import, oauth_clients, presets, services
 from accounts.forms import AccountForm, DeleteForm, ImportForm
 from accounts.models import Account
+from backupweb.access import staff_required
 from jobs.engine.connection import normalize_fingerprint
 
 
@@ -24,11 +26,13 @@ def _get_account(pk: int) -> Account:
     return get_object_or_404(Account.objects.active(), pk=pk)
 
 
+@staff_required
 def account_list(request: HttpRequest) -> HttpResponse:
     accounts = Account.objects.active()
     return render(request, "accounts/list.html", {"nav": "accounts", "accounts": accounts})
 
 
+@staff_required
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
     context = {
@@ -56,23 +60,32 @@ def _form_page(request: HttpRequest, form: AccountForm, account: Account | None)
     return render(request, "accounts/form.html", context)
 
 
+@staff_required
 def account_create(request: HttpRequest) -> HttpResponse:
     form = AccountForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         account = form.save()
+        audit.record(request, "account.create", account, host=account.host, user=account.username)
         messages.success(request, f"Account {account.name} added.")
         return _after_save(request, account)
     return _form_page(request, form, None)
 
 
+@staff_required
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
     form = AccountForm(_posted(request), instance=account)
     if request.method == "POST" and form.is_valid():
         form.save()
+        audit.record(request, "account.change", account, fields=_changed(form))
         messages.success(request, f"Account {account.name} saved.")
         return _after_save(request, account)
     return _form_page(request, form, account)
+
+
+def _changed(form: AccountForm) -> list[str]:
+    """Names of the changed fields (a new password shows as "secret", never its value)."""
+    return sorted(form.changed_data)
 
 
 def _after_save(request: HttpRequest, account: Account) -> HttpResponse:
@@ -89,6 +102,7 @@ def _test_result(request: HttpRequest, context: dict) -> HttpResponse:
     return render(request, template, {"nav": "accounts", **context})
 
 
+@staff_required
 @require_POST
 def form_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Test the values in the form, before saving (an edit keeps the stored password)."""
@@ -110,6 +124,7 @@ def _unsaved(form: AccountForm) -> Account:
     return account
 
 
+@staff_required
 @require_POST
 def account_test(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
@@ -118,6 +133,7 @@ def account_test(request: HttpRequest, pk: int) -> HttpResponse:
     return _test_result(request, {**context, "username": account.username})
 
 
+@staff_required
 @require_POST
 def account_pin(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
@@ -132,12 +148,14 @@ def account_pin(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(account)
 
 
+@staff_required
 def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
     form = DeleteForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         delete_archive = form.cleaned_data["delete_archive"]
         name = account.name
+        audit.record(request, "account.delete", account, archive_deleted=delete_archive)
         services.delete_account(account, delete_archive, request.user.get_username())
         kept = (
             "and its archived mail were deleted"
@@ -150,6 +168,7 @@ def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/confirm_delete.html", context)
 
 
+@staff_required
 def import_accounts(request: HttpRequest) -> HttpResponse:
     form = ImportForm(_posted(request), request.FILES or None)
     context = {"nav": "accounts", "form": form, "outcome": None, "file_error": ""}
@@ -161,11 +180,21 @@ def import_accounts(request: HttpRequest) -> HttpResponse:
                 update_existing=form.cleaned_data["existing"] == "update",
                 valid_only=form.cleaned_data["valid_only"],
             )
+            outcome = context["outcome"]
+            audit.record(
+                request,
+                "account.import_csv",
+                None,
+                created=[row.name for row in outcome.created],
+                updated=[row.name for row in outcome.updated],
+                imported=outcome.imported,
+            )
         except csv_import.ImportFileError as exc:
             context["file_error"] = str(exc)
     return render(request, "accounts/import.html", context)
 
 
+@staff_required
 def import_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(csv_import.template_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="accounts-template.csv"'

@@ -48,6 +48,9 @@ class SearchQuery:
     has_attachment: bool | None = None
     flag: str = ""  # e.g. "\\Seen"; "-\\Seen" for messages without it
     deleted: bool | None = None
+    # The accounts the searcher may see (backupweb.access); None: no limit. A scope, not a
+    # filter: it alone does not make a query list anything.
+    account_ids: list[int] | None = None
 
     def field_terms(self) -> dict[str, list[str]]:
         """Terms per field; "" is the key for words anywhere."""
@@ -62,7 +65,7 @@ class SearchQuery:
 
     @property
     def has_filters(self) -> bool:
-        return bool(message_filter(self))
+        return bool(message_filter(self, scoped=False))
 
 
 @dataclass
@@ -87,8 +90,10 @@ def terms(text: str) -> list[str]:
     return out[:20]
 
 
-def message_filter(q: SearchQuery) -> Q:
+def message_filter(q: SearchQuery, scoped: bool = True) -> Q:
     cond = Q()
+    if scoped and q.account_ids is not None:
+        cond &= Q(folder__account_id__in=q.account_ids)
     if q.account_id:
         cond &= Q(folder__account_id=q.account_id)
     if q.folder_id:

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+import audit
 from accounts.models import Account
 from archive import browse, threads
 from archive.blobstore import BlobError, get_store
@@ -26,6 +27,7 @@ from archive.viewer import (
     sanitize_html,
     set_download_headers,
 )
+from backupweb.access import accounts_visible_to
 
 INLINE_SALT = "archive.inline-part"
 INLINE_MAX_AGE = 6 * 3600
@@ -36,8 +38,8 @@ MAX_SOURCE_CHARS = 5 * 1024 * 1024
 
 
 def accounts_for_user(user) -> object:
-    """The accounts whose archive `user` may see (every account until roles exist)."""
-    return Account.objects.all()
+    """The accounts whose archive `user` may see (backupweb.access: roles and grants)."""
+    return accounts_visible_to(user)
 
 
 def get_account_for_user(user, pk: int) -> Account:
@@ -148,6 +150,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     view = build_view(_raw_of(message, path))
     remote = request.GET.get("remote") == "1"
     n = ".".join(map(str, path))
+    audit.record(request, "message.open", message, nested=n, remote_images=remote)
     query = {"n": n} if n else {}
     context = {
         "nav": "archive",
@@ -260,6 +263,8 @@ def message_part(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     if part is None:
         raise Http404("No such part.")
     info = describe(index, part)
+    name = info.display_name
+    audit.record(request, "message.attachment_download", message, part=index, name=name)
     ctype = "message/rfc822" if info.is_message else download_content_type(info.content_type)
     name = info.display_name + (".eml" if info.is_message and not info.filename else "")
     response = HttpResponse(payload_bytes(part), content_type=ctype)
@@ -273,6 +278,7 @@ def message_download(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_message_for_user(request.user, pk)
     path = _nested_path(request)
     name = f"{message.folder.name}-{message.uid}" + (f"-{'.'.join(map(str, path))}" if path else "")
+    audit.record(request, "message.download", message, nested=".".join(map(str, path)))
     if path:
         response: HttpResponse = HttpResponse(_raw_of(message, path), content_type="message/rfc822")
     else:
@@ -296,6 +302,7 @@ def _chunks(stream):
 def message_source(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_message_for_user(request.user, pk)
     raw = _raw_of(message, _nested_path(request))
+    audit.record(request, "message.source", message)
     text = raw[:MAX_SOURCE_CHARS].decode("utf-8", "replace")
     context = {
         "nav": "archive",

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+import audit
 from archive import importer, search
 from archive.export import FORMATS, export_messages
 from archive.forms import SearchForm, ServerImportForm, UploadForm
@@ -21,6 +22,7 @@ from archive.models import ImportRun, Message
 from archive.safenames import safe_component
 from archive.viewer import set_download_headers
 from archive.views import accounts_for_user, get_account_for_user, get_folder_for_user
+from backupweb.access import STAFF, role_of, staff_required
 
 MAX_SELECTION = 10_000
 
@@ -31,7 +33,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
     page = None
     query_string = ""
     if form.is_bound and form.is_valid():
-        q = form.to_query()
+        q = _scoped(form.to_query(), request.user)
         if not q.empty or q.has_filters:
             after = request.GET.get("after")
             page = search.search(q, after=int(after) if (after or "").isdigit() else None)
@@ -47,6 +49,13 @@ def search_view(request: HttpRequest) -> HttpResponse:
         "advanced": advanced,
     }
     return render(request, "archive/search.html", context)
+
+
+def _scoped(q, user):
+    """Limit a search to the accounts the user may see (viewers: their grants)."""
+    if role_of(user) not in STAFF:
+        q.account_ids = list(accounts_for_user(user).values_list("pk", flat=True))
+    return q
 
 
 # -- exports ----------------------------------------------------------------------------------
@@ -71,7 +80,7 @@ def _export_selection(request: HttpRequest) -> tuple[object, str]:
         form = SearchForm(data, accounts=accounts_for_user(request.user))
         if not form.is_valid() or not (form.to_query().has_filters or not form.to_query().empty):
             raise Http404("Nothing to export.")
-        ids = _all_search_ids(form.to_query())
+        ids = _all_search_ids(_scoped(form.to_query(), request.user))
         return visible.filter(pk__in=ids), "search"
     raise Http404("Unknown export.")
 
@@ -105,6 +114,7 @@ def export_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and data.get("scope") == "selection" and not data.getlist("ids"):
         flash.error(request, "Select at least one message to export.")
         return redirect(request.META.get("HTTP_REFERER") or "archive:home")
+    audit.record(request, "archive.export", name, scope=data.get("scope", ""), format=fmt)
     response = StreamingHttpResponse(_stream_export(qs, fmt), content_type="application/zip")
     suffix = "-mbox" if fmt == "mbox" else ""
     set_download_headers(response, safe_component(f"{name}{suffix}") + ".zip")
@@ -166,13 +176,15 @@ def import_root() -> Path | None:
     return Path(root) if root else None
 
 
+@staff_required
 def import_page(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_account_for_user(request.user, pk)
     upload = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and upload.is_valid():
-        report = importer.import_uploads(
-            account, upload.cleaned_data["files"], upload.cleaned_data["folder"]
-        )
+        files = upload.cleaned_data["files"]
+        report = importer.import_uploads(account, files, upload.cleaned_data["folder"])
+        names = [getattr(f, "name", "") for f in files]
+        audit.record(request, "archive.import", account, files=names, imported=report.imported)
         return render(
             request,
             "archive/import_result.html",
@@ -189,6 +201,7 @@ def import_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "archive/import.html", context)
 
 
+@staff_required
 @require_POST
 def import_server(request: HttpRequest, pk: int) -> HttpResponse:
     """Start a background import of an entry of the server's import folder."""
@@ -210,11 +223,13 @@ def import_server(request: HttpRequest, pk: int) -> HttpResponse:
     )
     from archive.tasks import import_mail
 
+    audit.record(request, "archive.import", account, source=path.name, run=run.pk)
     transaction.on_commit(lambda: import_mail.delay(run.pk))
     flash.success(request, f"Importing {path.name} in the background.")
     return redirect("archive:import-run", pk=run.pk)
 
 
+@staff_required
 def import_run(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         ImportRun.objects.filter(account__in=accounts_for_user(request.user)), pk=pk

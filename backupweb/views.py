@@ -2,16 +2,19 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from archive.stats import archive_totals
+from backupweb import access
 from backupweb.health import run_checks
 from jobs import charts
 from jobs import dashboard as dashboard_data
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
+    if not access.is_staff_role(request.user):  # viewers: their granted archives only
+        return redirect("archive:home")
     board = dashboard_data.build()
     per_day_messages, per_day_bytes = charts.per_day_charts()
     message_count, archived_bytes = archive_totals()  # distinct content, deduplicated

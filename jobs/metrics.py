@@ -96,8 +96,10 @@ def render_metrics() -> str:
 
 
 def _authorized(request: HttpRequest) -> bool:
-    if request.user.is_authenticated:
-        return True
+    if request.user.is_authenticated:  # every account's figures: administrators and operators
+        from backupweb.access import is_staff_role
+
+        return is_staff_role(request.user)
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     return bool(token) and hmac.compare_digest(header.encode(), f"Bearer {token}".encode())

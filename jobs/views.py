@@ -13,7 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+import audit
 from accounts.models import Account
+from backupweb.access import staff_required
 from jobs import live, notify, runner, schedules
 from jobs.forms_transfer import form_class_for
 from jobs.models import Job, JobRun
@@ -31,6 +33,7 @@ def _get_run(pk: int) -> JobRun:
     return get_object_or_404(JobRun.objects.select_related("job", "account"), pk=pk)
 
 
+@staff_required
 def job_list(request: HttpRequest) -> HttpResponse:
     jobs = list(Job.objects.select_related("account", "periodic_task"))
     for job in jobs:
@@ -40,6 +43,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/list.html", {"nav": "jobs", "jobs": jobs})
 
 
+@staff_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job(pk)
     ctx = {
@@ -53,12 +57,14 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "jobs/detail.html", ctx)
 
 
+@staff_required
 def job_create(request: HttpRequest) -> HttpResponse:
     initial = {"account": request.GET.get("account")}
     form_class = form_class_for(request.GET.get("kind", Job.Kind.BACKUP))
     form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         job = form.save()
+        audit.record(request, "job.create", job, kind=job.kind, schedule=job.schedule)
         messages.success(request, f"Job {job.name!r} created.")
         if job.kind == Job.Kind.SYNC:  # the mapping and pre-flight come before the first run
             return redirect("jobs:preflight", pk=job.pk)
@@ -66,17 +72,20 @@ def job_create(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/form.html", {"nav": "jobs", "form": form, "time_zone": TZ})
 
 
+@staff_required
 def job_edit(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job(pk)
     form = form_class_for(job.kind)(request.POST or None, instance=job)
     if request.method == "POST" and form.is_valid():
         form.save()
+        audit.record(request, "job.change", job, fields=sorted(form.changed_data))
         messages.success(request, "Job saved; the new schedule applies from now.")
         return redirect(job)
     ctx = {"nav": "jobs", "form": form, "job": job, "time_zone": TZ}
     return render(request, "jobs/form.html", ctx)
 
 
+@staff_required
 @require_POST
 def job_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     original = _get_job(pk)
@@ -89,6 +98,7 @@ def job_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     copy.enabled = False  # two identical schedules firing is rarely what anyone wants
     copy.set_notify_urls(urls)
     copy.save()
+    audit.record(request, "job.create", copy, duplicate_of=original.pk)
     messages.success(request, f"Duplicated as {copy.name!r} (disabled until you enable it).")
     return redirect("jobs:edit", pk=copy.pk)
 
@@ -100,26 +110,31 @@ def _free_name(name: str) -> str:
     return candidate
 
 
+@staff_required
 @require_POST
 def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job(pk)
     if job.runs.filter(state=JobRun.State.RUNNING).exists():
         messages.error(request, "This job is running: cancel the run first.")
         return redirect(job)
+    audit.record(request, "job.delete", job)
     job.delete()
     messages.success(request, f"Job {job.name!r} deleted; the archive keeps what it stored.")
     return redirect("jobs:list")
 
 
+@staff_required
 @require_POST
 def job_run_now(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job(pk)
     run, created = runner.trigger(job, JobRun.Trigger.MANUAL)
+    audit.record(request, "run.start", run, job=job.name, kind=job.kind, joined=not created)
     if not created:
         messages.info(request, "A run of this job is already queued; it will start soon.")
     return redirect(run)
 
 
+@staff_required
 @require_POST
 def job_notify_test(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job(pk)
@@ -128,6 +143,7 @@ def job_notify_test(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(job)
 
 
+@staff_required
 @require_POST
 def add_daily_backup(request: HttpRequest, account_pk: int) -> HttpResponse:
     """One click from the account page: a daily backup job for this account."""
@@ -150,6 +166,7 @@ def add_daily_backup(request: HttpRequest, account_pk: int) -> HttpResponse:
     return redirect(job)
 
 
+@staff_required
 def run_list(request: HttpRequest) -> HttpResponse:
     runs = JobRun.objects.select_related("job", "account")
     filters = {
@@ -184,6 +201,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/history.html", ctx)
 
 
+@staff_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _get_run(pk)
     ctx = {
@@ -195,6 +213,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "jobs/run.html", ctx)
 
 
+@staff_required
 @never_cache
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The htmx-polled fragment; once the run ends it renders without its polling trigger."""
@@ -202,6 +221,7 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "jobs/_progress.html", live.progress_context(run))
 
 
+@staff_required
 @never_cache
 def active_runs(request: HttpRequest) -> HttpResponse:
     """The dashboard's "running now" section, refreshed so new runs show up by themselves."""
@@ -210,9 +230,11 @@ def active_runs(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/_active.html", {"active": active})
 
 
+@staff_required
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = _get_run(pk)
+    audit.record(request, "run.cancel", run)
     if runner.cancel(run):
         messages.success(request, "Cancelling: the run stops after the current batch.")
     else:
@@ -220,10 +242,12 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(run)
 
 
+@staff_required
 @require_POST
 def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
     run = _get_run(pk)
     result = runner.retry_failed_folders(run)
+    audit.record(request, "run.retry", run, started=result[0].pk if result else None)
     if result is None:
         messages.info(request, "No failed folders to retry.")
         return redirect(run)

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+import audit
+from backupweb.access import staff_required
 from jobs import bulk as bulk_module
 from jobs import kinds, runner
 from jobs.engine.errors import EngineError
@@ -26,6 +28,7 @@ def _transfer_job(pk: int) -> Job:
     return job
 
 
+@staff_required
 def job_preflight(request: HttpRequest, pk: int) -> HttpResponse:
     """Login on both sides, capabilities, sizes, quota and the predicted folder mapping."""
     job = _transfer_job(pk)
@@ -43,6 +46,7 @@ def job_preflight(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "jobs/preflight.html", ctx)
 
 
+@staff_required
 def job_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
     """Folders to create and messages to copy per folder; nothing changes anywhere."""
     job = _transfer_job(pk)
@@ -57,6 +61,7 @@ def job_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@staff_required
 def restore_new(request: HttpRequest) -> HttpResponse:
     """A restore job from an archived account, its folders, a selection or a search result.
 
@@ -73,8 +78,10 @@ def restore_new(request: HttpRequest) -> HttpResponse:
     form = RestoreJobForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         job = form.save()
+        audit.record(request, "restore.create", job, destination=str(job.destination))
         if request.POST.get("run_now"):
             run, _ = runner.trigger(job, JobRun.Trigger.MANUAL)
+            audit.record(request, "run.start", run, job=job.name, kind=job.kind)
             return redirect(run)
         messages.success(request, f"Restore job {job.name!r} created.")
         return redirect(job)
@@ -89,11 +96,13 @@ def _get_bulk(pk: int) -> BulkMigration:
     return get_object_or_404(BulkMigration, pk=pk)
 
 
+@staff_required
 def bulk_list(request: HttpRequest) -> HttpResponse:
     bulks = BulkMigration.objects.all()
     return render(request, "jobs/bulk_list.html", {"nav": "jobs", "bulks": bulks})
 
 
+@staff_required
 def bulk_new(request: HttpRequest) -> HttpResponse:
     form = BulkForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -118,6 +127,7 @@ def _rows(bulk: BulkMigration) -> list:
     return rows
 
 
+@staff_required
 def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
     bulk = _get_bulk(pk)
     rows = _rows(bulk)
@@ -125,6 +135,7 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "jobs/bulk_detail.html", ctx)
 
 
+@staff_required
 @never_cache
 def bulk_rows(request: HttpRequest, pk: int) -> HttpResponse:
     """The htmx-polled table of row statuses."""
@@ -142,6 +153,7 @@ def _counts(rows: list) -> dict:
     }
 
 
+@staff_required
 @require_POST
 def bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
     bulk = _get_bulk(pk)
@@ -151,6 +163,7 @@ def bulk_start(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(bulk)
 
 
+@staff_required
 def bulk_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(bulk_module.template_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="bulk-migration.csv"'
