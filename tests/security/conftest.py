@@ -75,3 +75,7 @@ def archive_root(settings, tmp_path):
     root.mkdir()
     settings.ARCHIVE_ROOT = root
     return root
+
+
+# Real Redis and broker fixtures of the jobs tests, reused here.
+from tests.jobs.conftest import celery_broker  # noqa: E402,F401
