@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +41,11 @@ class Result:
     tool: str
     run: str
     seconds: float
-    peak_mb: float
+    peak_mb: float  # the biggest single process
     messages: int
     ok: bool = True
     note: str = ""
+    total_mb: float = float("nan")  # all processes of the tool together
 
     @property
     def rate(self) -> float:
@@ -90,20 +92,73 @@ def _body(rng: random.Random, corpus: list[bytes], i: int, count: int) -> bytes:
 
 
 def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple:
-    """Run a command; returns (seconds, peak RSS in MB, returncode, stderr).
+    """Run a command; returns (seconds, peak RSS in MB, returncode, stderr) (bench/sync.py)."""
+    seconds, peak, _total, code, err = timed_tree(command, env, cwd)
+    return seconds, peak, code, err
 
-    The peak comes from getrusage of the children of a tiny launcher (/usr/bin/time): measured
-    on our own child, it would include this script's memory, copied at fork."""
+
+def timed_tree(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple:
+    """Run a command; returns (seconds, peak RSS of its biggest process in MB, peak RSS of all
+    its processes together in MB, returncode, stderr).
+
+    The first peak comes from getrusage of the children of a tiny launcher (/usr/bin/time):
+    measured on our own child, it would include this script's memory, copied at fork. The
+    second is sampled from /proc every 50 ms over the whole process tree (worker processes)."""
     with tempfile.NamedTemporaryFile("r") as rss:
         wrapper = ["/usr/bin/time", "-f", "%M", "-o", rss.name] if TIME else []
         started = time.monotonic()
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             wrapper + command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
+        sampler = TreeSampler(proc.pid)
+        _, err = proc.communicate()
         seconds = time.monotonic() - started
+        sampler.stop()
         lines = rss.read().split()
     peak = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan")
-    return seconds, peak, proc.returncode, proc.stderr
+    return seconds, peak, sampler.peak / 1024, proc.returncode, err
+
+
+class TreeSampler:
+    """Peak of the summed RSS (kB) of a process and all its descendants, from /proc."""
+
+    def __init__(self, root: int):
+        self.root, self.peak, self._stop = root, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, sum(_rss(pid) for pid in self._tree()))
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        tree, todo = [], [self.root]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(children.get(pid, []))
+        return tree
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 class Backupweb:
@@ -128,8 +183,8 @@ class Backupweb:
         subprocess.run([*manage, "shell", "-c", create], env=self.env, cwd=BASE_DIR, check=True)
         self.command = [*manage, "backup", "bench"]
 
-    def run(self) -> tuple:
-        return timed(self.command, env=self.env, cwd=BASE_DIR)
+    def run(self, timer=timed) -> tuple:
+        return timer(self.command, env=self.env, cwd=BASE_DIR)
 
 
 class Mbsync:
@@ -167,8 +222,8 @@ class Mbsync:
             """)
         )
 
-    def run(self) -> tuple:
-        return timed(["mbsync", "-q", "-c", str(self.config), "bench"])
+    def run(self, timer=timed) -> tuple:
+        return timer(["mbsync", "-q", "-c", str(self.config), "bench"])
 
 
 class OfflineImap:
@@ -194,13 +249,14 @@ class OfflineImap:
             remoteuser = {user.username}
             remotepass = {user.password}
             ssl = no
+            starttls = no
             readonly = True
             maxconnections = 4
             """)
         )
 
-    def run(self) -> tuple:
-        return timed(["offlineimap", "-c", str(self.config), "-o", "-u", "quiet"])
+    def run(self, timer=timed) -> tuple:
+        return timer(["offlineimap", "-c", str(self.config), "-o", "-u", "quiet"])
 
 
 class RawFloor:
@@ -224,21 +280,46 @@ class RawFloor:
             """)
         )
 
-    def run(self) -> tuple:
-        return timed([sys.executable, str(self.script)])
+    def run(self, timer=timed) -> tuple:
+        return timer([sys.executable, str(self.script)])
 
 
 # -- the benchmark -------------------------------------------------------------------------
 
+PEERS = {"mbsync": "isync", "offlineimap": "offlineimap3"}
+
+
+def ensure_peers() -> set[str]:
+    """Install the peer tools (Debian packages) when missing and we are root; returns the
+    names of the tools still missing, which are then left out of the run."""
+    missing = {cmd: pkg for cmd, pkg in PEERS.items() if shutil.which(cmd) is None}
+    if missing and os.geteuid() == 0:
+        print(f"installing {' '.join(missing.values())} ...", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing.values()],
+            env=env,
+            check=False,
+        )
+        missing = {cmd: pkg for cmd, pkg in missing.items() if shutil.which(cmd) is None}
+    for cmd, pkg in missing.items():
+        print(f"{cmd} is not installed (Debian package {pkg}): it is left out of this run")
+    return {"mbsync" if cmd == "mbsync" else "offlineimap3" for cmd in missing}
+
 
 def measure(tool, run: str, messages: int) -> Result:
-    seconds, peak, code, err = tool.run()
-    note = "" if code == 0 else err.decode(errors="replace").strip().splitlines()[-1:]
-    return Result(tool.name, run, seconds, peak, messages, code == 0, str(note or ""))
+    seconds, peak, total, code, err = tool.run(timed_tree)
+    lines = err.decode(errors="replace").strip().splitlines()
+    note = "" if code == 0 else (lines[-1] if lines else f"exit status {code}")
+    return Result(tool.name, run, seconds, peak, messages, code == 0, note, total)
 
 
 def print_results(results: list[Result], total_bytes: int) -> None:
-    print(f"\n{'tool':<14}{'run':<11}{'wall s':>9}{'msg/s':>10}{'MB/s':>8}{'peak MB':>9}  ratio")
+    print(
+        f"\n{'tool':<14}{'run':<11}{'wall s':>9}{'msg/s':>10}{'MB/s':>8}{'peak MB':>9}"
+        f"{'all MB':>8}  ratio"
+    )
     by_run: dict[str, dict[str, Result]] = {}
     for r in results:
         by_run.setdefault(r.run, {})[r.tool] = r
@@ -249,7 +330,7 @@ def print_results(results: list[Result], total_bytes: int) -> None:
         flag = "" if r.ok else f"  FAILED {r.note}"
         print(
             f"{r.tool:<14}{r.run:<11}{r.seconds:>9.2f}{r.rate if r.run == 'full' else 0:>10.0f}"
-            f"{mbps:>8.1f}{r.peak_mb:>9.0f}  {ratio}{flag}"
+            f"{mbps:>8.1f}{r.peak_mb:>9.0f}{r.total_mb:>8.0f}  {ratio}{flag}"
         )
 
 
@@ -259,6 +340,7 @@ def main() -> None:
     parser.add_argument("--folders", type=int, default=40)
     parser.add_argument("--skip", action="append", default=[], help="tool name to skip")
     args = parser.parse_args()
+    args.skip += sorted(ensure_peers())
     work = Path(tempfile.mkdtemp(prefix="bw-bench-"))
     os.chmod(work, 0o755)
     dovecot = Dovecot.start()
