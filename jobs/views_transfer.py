@@ -69,6 +69,8 @@ def restore_new(request: HttpRequest) -> HttpResponse:
     result) or `folder` names."""
     account = request.GET.get("account", "")
     ids = [i for i in request.GET.getlist("message") if i.isdigit()]
+    if request.GET.get("q") and account.isdigit():
+        ids += [str(i) for i in search_result_ids(int(account), request.GET["q"])]
     initial = {
         "account": account,
         "name": _free_name(f"Restore {timezone.localdate():%Y-%m-%d}"),
@@ -87,6 +89,23 @@ def restore_new(request: HttpRequest) -> HttpResponse:
         return redirect(job)
     ctx = {"nav": "jobs", "form": form, "time_zone": TZ, "selection": len(ids)}
     return render(request, "jobs/form.html", ctx)
+
+
+SEARCH_RESTORE_LIMIT = 10_000
+
+
+def search_result_ids(account_id: int, words: str) -> list[int]:
+    """The ids of an archive search's results in one account (all pages, up to a limit)."""
+    from archive.search import SearchQuery, search
+
+    query, ids, after = SearchQuery(words=words, account_id=account_id), [], None
+    while len(ids) < SEARCH_RESTORE_LIMIT:
+        page = search(query, after=after, per_page=500)
+        ids += [hit.message.pk for hit in page.hits]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    return ids[:SEARCH_RESTORE_LIMIT]
 
 
 # -- bulk migrations -------------------------------------------------------------------------

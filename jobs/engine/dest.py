@@ -103,6 +103,16 @@ class Destination:
                 return int(match.group(1)) * 1024, int(match.group(2)) * 1024
         return None
 
+    def leave_folder(self) -> None:
+        """Select nothing (UNSELECT, or CLOSE of a folder opened read-only: never expunges)."""
+        try:
+            if "UNSELECT" in self.capabilities:
+                self.client.unselect_folder()
+            else:
+                self.client.close_folder()
+        except imaplib.IMAP4.error:
+            pass  # nothing was selected
+
     # -- reading what is there -------------------------------------------------------------
 
     def fingerprints(self, uids: list[int] | None = None) -> dict[int, str]:
@@ -112,16 +122,10 @@ class Destination:
     @staticmethod
     def fingerprints_of(client: IMAPClient, uids: list[int] | None = None) -> dict[int, str]:
         """The same for any client with a folder selected (the source side uses it too)."""
-        items = ["RFC822.SIZE", fingerprint.FETCH_ITEM]
-        found: dict[int, str] = {}
-        targets = ["1:*"] if uids is None else [sequence_set(c) for c in _chunks(sorted(uids))]
-        for target in targets:
-            if not target:
-                continue
-            for uid, data in _uid_fetch(client, target, items).items():
-                header = data.get(fingerprint.FETCH_KEY, b"") or b""
-                found[uid] = fingerprint.fingerprint(header, int(data.get(b"RFC822.SIZE", 0)))
-        return found
+        return {
+            uid: fingerprint.fingerprint(header, size)
+            for uid, (header, size) in headers_of(client, uids).items()
+        }
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -178,17 +182,11 @@ class Destination:
             imap.send(b"".join(chunks))
         except OSError as exc:
             raise imaplib.IMAP4.abort(f"socket error: {exc}") from exc
-        results = []
-        for tag, message in zip(tags, messages, strict=True):
-            try:
-                typ, data = imap._command_complete("APPEND", tag)
-            except imaplib.IMAP4.abort:
-                raise
-            except imaplib.IMAP4.error as exc:  # BAD: the server could not read this one
-                results.append(Appended(message.key, None, None, error=_reason(str(exc))))
-                continue
-            results.append(_appended(message.key, typ, data))
-        return results
+        answers = _read_tagged(imap, tags)
+        return [
+            _appended(message.key, *answers[tag])
+            for tag, message in zip(tags, messages, strict=True)
+        ]
 
     def store_flags(self, changes: dict[int, list[str]]) -> int:
         """Replace the flags of messages in the selected (read-write) folder."""
@@ -212,15 +210,87 @@ class Destination:
         self.session.logout()
 
 
-def _uid_fetch(client: IMAPClient, uid_set: str, items: list[str]) -> dict[int, dict]:
-    """UID FETCH of a UID set given as text ("1:*" included), parsed by imapclient."""
+_FAST_HEADER = re.compile(rb"^\d+ \((?=.*UID (\d+))(?=.*RFC822\.SIZE (\d+)).*\{\d+\}$", re.S)
+
+
+def headers_of(client: IMAPClient, uids: list[int] | None = None) -> dict[int, tuple[bytes, int]]:
+    """UID -> (stable header fields, RFC822.SIZE) in the selected folder: all, or these UIDs.
+
+    The usual answer shape is parsed with one regex; anything else goes through imapclient."""
+    items = f"(UID RFC822.SIZE {fingerprint.FETCH_ITEM})"
+    found: dict[int, tuple[bytes, int]] = {}
+    targets = ["1:*"] if uids is None else [sequence_set(c) for c in _chunks(sorted(uids))]
     imap = client._imap
-    tag = imap._command("UID", "FETCH", uid_set, f"({' '.join(items)})")
-    typ, data = imap._command_complete("FETCH", tag)
-    if typ != "OK":
-        raise imaplib.IMAP4.error(f"UID FETCH failed: {data}")
-    typ, data = imap._untagged_response(typ, data, "FETCH")
-    return parse_fetch_response(data, False, True)
+    for target in filter(None, targets):
+        tag = imap._command("UID", "FETCH", target, items)
+        typ, data = imap._command_complete("FETCH", tag)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"UID FETCH failed: {data}")
+        slow = []
+        for item in imap.untagged_responses.pop("FETCH", []):
+            match = _FAST_HEADER.match(item[0]) if isinstance(item, tuple) else None
+            if match:
+                found[int(match.group(1))] = (item[1], int(match.group(2)))
+            elif item != b")":
+                slow.append(item)
+        for uid, values in parse_fetch_response(slow, False, True).items():
+            header = values.get(fingerprint.FETCH_KEY, b"") or b""
+            found[uid] = (header, int(values.get(b"RFC822.SIZE", 0)))
+    return found
+
+
+def sizes_of(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    """UID -> RFC822.SIZE, parsed with a regex (imapclient's parser is slow for many UIDs)."""
+    found: dict[int, int] = {}
+    imap = client._imap
+    for chunk in _chunks(sorted(uids)):
+        tag = imap._command("UID", "FETCH", sequence_set(chunk), "(UID RFC822.SIZE)")
+        typ, data = imap._command_complete("FETCH", tag)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"UID FETCH failed: {data}")
+        for line in imap.untagged_responses.pop("FETCH", []):
+            text = line if isinstance(line, bytes) else line[0]
+            uid, size = _UID.search(text), _SIZE.search(text)
+            if uid and size:
+                found[int(uid.group(1))] = int(size.group(1))
+    return found
+
+
+_UID = re.compile(rb"UID (\d+)")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+
+
+_LITERAL = re.compile(rb"\{(\d+)\}\r?\n$")
+
+
+def _read_tagged(imap: imaplib.IMAP4, tags: list[bytes]) -> dict[bytes, tuple[str, list]]:
+    """Read the server's answers until every tag has its tagged one: tag -> (type, [text]).
+
+    A plain loop over lines: imaplib's general response parser costs more than the APPEND."""
+    pending, found = set(tags), {}
+    try:
+        while pending:
+            line = imap.readline()
+            if not line:
+                raise imaplib.IMAP4.abort("the server closed the connection")
+            if line.startswith(b"* "):
+                if line[2:5].upper() == b"BYE":
+                    raise imaplib.IMAP4.abort(line.decode(errors="replace").strip())
+                while match := _LITERAL.search(line):  # skip any literal in an untagged answer
+                    imap.read(int(match.group(1)))
+                    line = imap.readline()
+                continue
+            tag, _, rest = line.partition(b" ")
+            typ, _, text = rest.partition(b" ")
+            if tag in pending:
+                found[tag] = (typ.decode(errors="replace").upper(), [text.rstrip(b"\r\n")])
+                pending.discard(tag)
+    except OSError as exc:
+        raise imaplib.IMAP4.abort(f"socket error: {exc}") from exc
+    finally:
+        for tag in tags:
+            imap.tagged_commands.pop(tag, None)
+    return found
 
 
 def _appended(key: int, typ: str, data: list) -> Appended:

@@ -29,35 +29,46 @@ def header_section(raw: bytes) -> bytes:
     return head[: end.start()] if end else head
 
 
+_FIELD = re.compile(
+    rb"^(message-id|date|from|to|cc|subject)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M
+)
+
+
 def stable_fields(header: bytes) -> dict[str, bytes]:
     """The first occurrence of each stable field, unfolded and with whitespace collapsed."""
     found: dict[str, bytes] = {}
-    name = ""
-    for line in header.splitlines():
-        if line[:1] in (b" ", b"\t"):  # a folded continuation of the previous field
-            if name and name in found and found[name] is not None:
-                found[name] += b" " + line
-            continue
-        key, colon, value = line.partition(b":")
-        name = key.strip().decode("latin-1").lower() if colon else ""
-        if name in STABLE_FIELDS and name not in found:
-            found[name] = value
-        elif name in STABLE_FIELDS:
-            name = ""  # a second Subject: is not folded into the first
-    return {k: _SPACE.sub(b" ", v).strip() for k, v in found.items()}
+    for match in _FIELD.finditer(header):
+        name = match.group(1).decode("ascii").lower()
+        if name not in found:
+            found[name] = _SPACE.sub(b" ", match.group(2)).strip()
+    return found
 
 
-def fingerprint(header: bytes, size: int) -> str:
-    """32 hex digits naming the message: Message-ID and size, or stable headers and size."""
-    fields = stable_fields(header)
+def fingerprint(header: bytes, size: int | None) -> str:
+    """32 hex digits naming the message: Message-ID and size, or stable headers and size.
+
+    size=None gives the loose form (headers only): how a copy is still recognised when the
+    destination rewrote line endings on APPEND and so changed the size."""
+    return _from_fields(stable_fields(header), size)
+
+
+def _from_fields(fields: dict[str, bytes], size: int | None) -> str:
     message_id = fields.get("message-id", b"").strip(b"<> ")
     if message_id:
         basis = b"id\0" + message_id
     else:
         basis = b"hd\0" + b"\0".join(fields.get(k, b"") for k in STABLE_FIELDS[1:])
-    return hashlib.sha256(basis + b"\0" + str(int(size)).encode()).hexdigest()[:32]
+    sized = b"" if size is None else b"\0" + str(int(size)).encode()
+    return hashlib.sha256(basis + sized).hexdigest()[:32]
 
 
 def of_message(raw: bytes, size: int | None = None) -> str:
     """The fingerprint of a whole message (size: what the server reports, else the length)."""
     return fingerprint(header_section(raw), len(raw) if size is None else size)
+
+
+def both_of_message(raw: bytes, size: int) -> tuple[str, str]:
+    """(fingerprint, loose fingerprint) of a whole message, reading its headers once."""
+    header = header_section(raw)
+    fields = stable_fields(header)
+    return _from_fields(fields, size), _from_fields(fields, None)

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jobs.engine import fingerprint, syncstate
-from jobs.engine.dest import Destination, Outgoing
+from jobs.engine.dest import Destination, Outgoing, headers_of, sizes_of
 from jobs.engine.folder import Cancelled
-from jobs.engine.imap import ImapSession, batches_by_bytes
+from jobs.engine.imap import ImapSession, Meta, batches_by_bytes
 from jobs.engine.mapping import FolderMap
+from jobs.engine.prefetch import prefetched
 from jobs.engine.report import FolderProgress
 from jobs.engine.syncreport import SyncFolderReport, SyncOptions
 
@@ -55,14 +56,18 @@ class FolderSync:
         self.progress = FolderProgress(fmap.source.name, "running")
         self.uidvalidity = 0
         self.dest_uidvalidity: int | None = None
+        # Destination UID -> (source UID, fingerprint sent, loose fingerprint) of this run.
+        self.sent: dict[int, tuple[int, str, str]] = {}
 
     def run(self) -> SyncFolderReport:
         info = self.source.examine(self.raw)
         self.uidvalidity = info.uidvalidity
-        selected, meta = self._selected()
+        selected = self._selected()
         dest_exists = self._open_destination()
         before = syncstate.mapped(self.ctx.pair, self.raw, self.uidvalidity)
         candidates = [u for u in selected if u not in before]
+        meta = self._meta(candidates)
+        candidates = [u for u in candidates if u in meta]  # gone since the SEARCH: not copied
         candidates = self._dedupe_gmail(candidates, meta)
         candidates = self._match_existing(candidates, dest_exists)
         self.report.to_copy = len(candidates)
@@ -71,21 +76,30 @@ class FolderSync:
             self.report.on_source = len(selected)
             return self.report
         self._copy(candidates, meta)
+        self._confirm_copies()
         self._carry_over(before)
         self._verify(selected)
         return self.report
 
     # -- what to copy ----------------------------------------------------------------------
 
-    def _selected(self) -> tuple[list[int], dict]:
+    def _selected(self) -> list[int]:
         opts = self.options
         uids = self.source.search_uids(since=opts.since, before=opts.before)
-        meta = self.source.fetch_meta(uids) if uids else {}
-        if opts.max_message_size:
-            large = {u for u, m in meta.items() if m.size > opts.max_message_size}
+        if opts.max_message_size and uids:
+            sizes = self._meta(uids)
+            large = {u for u, m in sizes.items() if m.size > opts.max_message_size}
             self.report.too_large = len(large)
             uids = [u for u in uids if u not in large]
-        return [u for u in uids if u in meta], meta
+        return uids
+
+    def _meta(self, uids: list[int]) -> dict[int, Meta]:
+        """Sizes (and Gmail ids) of these messages: one cheap FETCH, no bodies."""
+        if not uids:
+            return {}
+        if self.source.gmail or not hasattr(self.source, "client"):
+            return self.source.fetch_meta(uids)
+        return {u: Meta(u, size) for u, size in sizes_of(self.source.client, uids).items()}
 
     def _open_destination(self) -> bool:
         """Make sure the destination folder exists (not in a dry run); True if it has mail."""
@@ -99,7 +113,7 @@ class FolderSync:
         info = self.dest.session.examine(self.target)
         self.dest_uidvalidity = info.uidvalidity
         dropped = syncstate.forget_stale(
-            self.ctx.pair, self.raw, self.uidvalidity, info.uidvalidity
+            self.ctx.pair, self.raw, self.uidvalidity, self.target, info.uidvalidity
         )
         if dropped:
             self.ctx.log(
@@ -160,36 +174,45 @@ class FolderSync:
     # -- copying ---------------------------------------------------------------------------
 
     def _copy(self, uids: list[int], meta: dict) -> None:
+        """Bodies are read from the source one batch ahead of the APPENDs to the destination."""
         sizes = {u: meta[u].size for u in uids}
+        if uids:
+            self.dest.leave_folder()  # APPENDs into the selected folder would add EXISTS chatter
         self.progress.total = len(uids)
         self._report_progress()
-        for batch in batches_by_bytes(sizes, self.options.batch_bytes):
+        batches = batches_by_bytes(sizes, self.options.batch_bytes)
+        for fetched in prefetched(self._fetch, batches):
             if self.ctx.should_stop():
                 raise Cancelled
-            fetched = self.source.fetch_bodies(batch)
             outgoing = [Outgoing(f.uid, f.raw, f.flags, f.internal_date) for f in fetched]
             results = self.dest.append(self.target, outgoing)
             self._record_batch(fetched, results)
             self.dest.raise_if_over_quota(results)
-            self.progress.done += len(batch)
+            self.progress.done += len(fetched)
             self.progress.bytes += sum(len(f.raw) for f in fetched)
             self.report.bytes = self.progress.bytes
             self._report_progress()
+        if self.ctx.should_stop():
+            raise Cancelled
+
+    def _fetch(self, batch: list[int]) -> list:
+        return [] if self.ctx.should_stop() else self.source.fetch_bodies(batch)
 
     def _record_batch(self, fetched: list, results: list) -> None:
+        """Record what the destination accepted (checked against what it holds at the end)."""
         entries, gmail = [], {}
-        for f, result in zip(fetched, results, strict=True):
-            if not result.ok:
-                self.report.refused[f.uid] = result.error
-                self.ctx.log(f"{self.map.source.name}: UID {f.uid} refused: {result.error}")
+        for f, r in zip(fetched, results, strict=True):
+            if not r.ok:
+                self.report.refused[f.uid] = r.error
+                self.ctx.log(f"{self.map.source.name}: UID {f.uid} refused: {r.error}")
                 continue
-            fp = fingerprint.of_message(f.raw, f.size)
-            validity = result.uidvalidity or self.dest_uidvalidity
+            fp, loose = fingerprint.both_of_message(f.raw, f.size)
+            validity = r.uidvalidity or self.dest_uidvalidity
             entries.append(
-                _entry(
-                    f.uid, self.target, validity, result.uid, fp, f.gm_msgid, f.flags, How.COPIED
-                )
+                _entry(f.uid, self.target, validity, r.uid, fp, f.gm_msgid, f.flags, How.COPIED)
             )
+            if r.uid and self.options.verify_fingerprints:
+                self.sent[r.uid] = (f.uid, fp, loose)
             if f.gm_msgid:
                 gmail[f.gm_msgid] = self.target
         syncstate.record(self.ctx.pair, self.raw, self.uidvalidity, entries)
@@ -197,6 +220,24 @@ class FolderSync:
         if gmail:
             with self.ctx.lock:
                 self.ctx.gmail_seen.update(gmail)
+
+    def _confirm_copies(self) -> None:
+        """Fingerprint what the destination holds at each UID it gave this run. A server that
+        rewrote line endings on APPEND holds the same message with another size: its own
+        fingerprint is recorded. Anything else is recorded as a mismatch, which verification
+        reports."""
+        if not self.sent:
+            return
+        self.dest.session.examine(self.target)
+        held = headers_of(self.dest.client, list(self.sent))
+        fixes: dict[int, str] = {}
+        for dest_uid, (source_uid, expected, loose) in self.sent.items():
+            header, size = held.get(dest_uid, (b"", 0))
+            got = fingerprint.fingerprint(header, size)
+            if got != expected:
+                same = dest_uid in held and fingerprint.fingerprint(header, None) == loose
+                fixes[source_uid] = got if same else "mismatch:" + expected[:23]
+        syncstate.set_fingerprints(self.ctx.pair, self.raw, self.uidvalidity, fixes)
 
     def _report_progress(self) -> None:
         self.ctx.progress(FolderProgress(**vars(self.progress)))
@@ -237,35 +278,30 @@ class FolderSync:
 
     def _verify(self, selected: list[int]) -> None:
         """Every selected source message must be recorded, and its destination UID must still
-        hold a message with the same fingerprint."""
+        exist. A UID never names another message within one UIDVALIDITY, and what each UID
+        holds was checked by fingerprint when it was copied or matched, so existence suffices."""
         now = syncstate.mapped(self.ctx.pair, self.raw, self.uidvalidity)
         info = self.dest.session.examine(self.target)
         here = set(self.dest.session.search_uids()) if info.exists else set()
-        check = [
-            m.dest_uid
-            for m in now.values()
-            if m.dest_folder == self.target and m.dest_uid in here and m.fingerprint
-        ]
-        fps = self.dest.fingerprints(check) if check and self.options.verify_fingerprints else {}
         report = self.report
         report.on_source = len(selected)
         for uid in selected:
-            why = _missing_reason(now.get(uid), self.target, info.uidvalidity, here, fps)
+            why = _missing_reason(now.get(uid), self.target, info.uidvalidity, here)
             if why is None:
                 report.on_destination += 1
             else:
                 report.missing.append((uid, report.refused.get(uid, why)))
 
 
-def _missing_reason(m, target: str, uidvalidity: int, here: set[int], fps: dict) -> str | None:
+def _missing_reason(m, target: str, uidvalidity: int, here: set[int]) -> str | None:
     if m is None:
         return "not copied"
     if m.how == How.DEDUPED or m.dest_folder != target or m.dest_uid is None:
         return None  # in another folder (Gmail label, earlier mapping), or no UIDPLUS to check
     if m.dest_uidvalidity != uidvalidity or m.dest_uid not in here:
         return "deleted from the destination after it was copied"
-    if fps and m.fingerprint and fps.get(m.dest_uid) != m.fingerprint:
-        return f"destination UID {m.dest_uid} holds a different message"
+    if m.fingerprint.startswith("mismatch:"):
+        return f"destination UID {m.dest_uid} holds a different message than was sent"
     return None
 
 

@@ -48,12 +48,14 @@ def mapped(pair: Pair, folder: str, uidvalidity: int) -> dict[int, Mapped]:
     }
 
 
-def forget_stale(pair: Pair, folder: str, uidvalidity: int, dest_uidvalidity: int) -> int:
+def forget_stale(
+    pair: Pair, folder: str, uidvalidity: int, dest_folder: str, dest_uidvalidity: int
+) -> int:
     """Rows of this folder that point at an earlier incarnation of the destination folder (or
     of the source folder) say nothing any more: drop them; fingerprints take over."""
     rows = pair.rows().filter(source_folder=folder)
     stale = rows.exclude(source_uidvalidity=uidvalidity) | rows.filter(
-        how__in=(How.COPIED, How.MATCHED), dest_uidvalidity__isnull=False
+        how__in=(How.COPIED, How.MATCHED), dest_folder=dest_folder, dest_uidvalidity__isnull=False
     ).exclude(dest_uidvalidity=dest_uidvalidity)
     count, _ = SyncedMessage.objects.filter(pk__in=stale.values("pk")).delete()
     return count
@@ -107,3 +109,10 @@ def forget(pair: Pair, folder: str, uidvalidity: int, uids: Iterable[int]) -> No
     rows = pair.rows().filter(source_folder=folder, source_uidvalidity=uidvalidity)
     for i in range(0, len(uids), 500):
         rows.filter(source_uid__in=uids[i : i + 500]).delete()
+
+
+def set_fingerprints(pair: Pair, folder: str, uidvalidity: int, fps: dict[int, str]) -> None:
+    rows = pair.rows().filter(source_folder=folder, source_uidvalidity=uidvalidity)
+    with transaction.atomic():
+        for uid, fp in fps.items():
+            rows.filter(source_uid=uid).update(fingerprint=fp)
