@@ -98,3 +98,27 @@ def test_a_selection_of_messages_is_restored_and_a_copy_already_there_is_recogni
     assert report.messages_fetched == 2
     assert report.folders[0].matched == 1
     assert count(dotted_dovecot, dest_user, "INBOX") == 3
+
+
+def test_the_restore_command_dry_runs_then_restores_one_folder_under_a_prefix(
+    backed_up, dotted_dovecot, capsys
+):
+    from django.core.management import call_command
+
+    account, _user = backed_up
+    dest_user = dotted_dovecot.add_user()
+    dest = make_account(dotted_dovecot, dest_user)
+    args = [account.name, "--to", dest.name, "--folder", "Projects/2026", "--into", "Old"]
+
+    call_command("restore", *args, "--dry-run")
+    dry = capsys.readouterr().out
+    call_command("restore", *args)
+    real = capsys.readouterr().out
+
+    expected = Message.objects.filter(folder__account=account, folder__name="Projects/2026").count()
+    assert f"Projects/2026: {expected} to copy into INBOX.Old.Projects.2026 (to create)" in dry
+    assert "nothing changed" in dry
+    assert f"all {expected} messages selected in the archive are on the destination" in real
+    assert mailbox(dotted_dovecot, dest_user)["INBOX.Old.Projects.2026"] == archived_box(
+        account, "Projects/2026"
+    )

@@ -164,6 +164,20 @@ def test_folder_filters_rules_and_the_size_cap_are_applied(pair, dovecot, dotted
     assert report.state == "succeeded"
 
 
+def test_the_date_range_selects_messages_by_internal_date(pair, dovecot, dotted_dovecot):
+    import datetime as dt
+
+    source, dest, source_user, dest_user = pair
+    seeded = seed_mailbox(dovecot, source_user, sample(100), folders=("INBOX",))
+    cut = seeded[len(seeded) // 2].internal_date.date() + dt.timedelta(days=1)
+
+    report = sync_accounts(source, dest, SyncOptions(since=cut))
+
+    later = [s for s in seeded if s.internal_date.date() >= cut]
+    assert 0 < len(later) < len(seeded)
+    assert count(dotted_dovecot, dest_user, "INBOX") == len(later) == report.messages_fetched
+
+
 def test_flag_changes_and_deletions_are_carried_over_only_when_asked(pair, dovecot, dotted_dovecot):
     source, dest, source_user, dest_user = pair
     client = connect(dovecot, source_user)
