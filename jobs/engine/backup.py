@@ -116,6 +116,12 @@ class _Run:
             state.mark_gone_folders(self.ctx.account, [f.raw_name for f in listed])
             chosen = self.select(listed)
             work = [f for f in chosen if not self.unchanged(session, f)]
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise errors.ConnectionDropped(
+                    f"The connection broke while listing: {exc}"
+                ) from exc
+            raise
         finally:
             session.logout()
         for folder in work:

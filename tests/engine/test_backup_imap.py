@@ -124,3 +124,16 @@ def test_one_bad_folder_fails_only_itself(dovecot, mail_user, seeded, monkeypatc
     failed = [f for f in report.folders if f.state == "failed"]
     assert [f.folder for f in failed] == ["R&D"] and "cursed" in failed[0].error
     assert archived(account).count() == len([s for s in seeded if s.folder != "R&D"])
+
+
+def test_should_stop_cancels_between_batches_and_the_next_run_completes(dovecot, mail_user, seeded):
+    account = make_account(dovecot, mail_user, max_connections=1)
+    seen = []
+    options = BackupOptions(batch_bytes=1)  # one message per batch
+    report = backup_account(
+        account, options, progress=seen.append, should_stop=lambda: any(e.done >= 2 for e in seen)
+    )
+    assert report.state == "cancelled"
+    assert 0 < archived(account).count() < len(seeded)
+    again = backup_account(account)
+    assert again.state == "succeeded" and archived(account).count() == len(seeded)
