@@ -191,7 +191,7 @@ class Mbsync:
     name = "mbsync"
 
     def __init__(self, work: Path, dovecot: Dovecot, user: MailUser):
-        maildir = work / "mbsync"
+        maildir = self.maildir = work / "mbsync"
         maildir.mkdir()
         self.config = work / "mbsyncrc"
         self.config.write_text(
@@ -230,6 +230,7 @@ class OfflineImap:
     name = "offlineimap3"
 
     def __init__(self, work: Path, dovecot: Dovecot, user: MailUser):
+        self.maildir = work / "offlineimap"
         self.config = work / "offlineimaprc"
         self.config.write_text(
             textwrap.dedent(f"""\
@@ -312,6 +313,10 @@ def measure(tool, run: str, messages: int) -> Result:
     seconds, peak, total, code, err = tool.run(timed_tree)
     lines = err.decode(errors="replace").strip().splitlines()
     note = "" if code == 0 else (lines[-1] if lines else f"exit status {code}")
+    maildir = getattr(tool, "maildir", None)
+    if maildir is not None and run == "full":  # how many messages the peer actually copied
+        copied = sum(1 for f in maildir.rglob("*") if f.parent.name in ("cur", "new"))
+        note = f"{note} ({copied:,} of {messages:,} messages copied)".strip()
     return Result(tool.name, run, seconds, peak, messages, code == 0, note, total)
 
 
@@ -327,7 +332,7 @@ def print_results(results: list[Result], total_bytes: int) -> None:
         ours = by_run[r.run].get("backupweb")
         ratio = f"{r.seconds / ours.seconds:5.2f}x backupweb's time" if ours else ""
         mbps = total_bytes / 1e6 / r.seconds if r.run == "full" else 0
-        flag = "" if r.ok else f"  FAILED {r.note}"
+        flag = f"  {r.note}" if r.ok else f"  FAILED {r.note}"
         print(
             f"{r.tool:<14}{r.run:<11}{r.seconds:>9.2f}{r.rate if r.run == 'full' else 0:>10.0f}"
             f"{mbps:>8.1f}{r.peak_mb:>9.0f}{r.total_mb:>8.0f}  {ratio}{flag}"
