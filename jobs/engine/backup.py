@@ -106,6 +106,7 @@ class _Run:
         self.reports: dict[str, FolderReport] = {}
         self.fatal: BaseException | None = None
         self.unreachable: set[str] = set()  # folders given up because the server was gone
+        self.missing: list[str] = []  # folders asked for by name that the server lacks
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class _Run:
             listed = session.list_folders()
             state.mark_gone_folders(self.ctx.account, [f.raw_name for f in listed])
             chosen = self.select(listed)
+            self.missing = sorted(set(self.ctx.options.folders or ()) - {f.name for f in listed})
             work = [f for f in chosen if not self.unchanged(session, f)]
         except Exception as exc:
             if is_connection_error(exc):
@@ -304,6 +306,8 @@ class _Run:
         for folder in chosen:
             if folder.raw_name not in self.reports:  # never started: halted before its turn
                 reports.append(FolderReport(folder.name, self.halt_reason or "cancelled"))
+        for name in self.missing:  # asked for by name, but the server has no such folder
+            reports.append(FolderReport(name, "failed", error="the server has no such folder"))
         failed = [r for r in reports if r.state == "failed"]
         if reports and all(r.folder in self.unreachable for r in reports):
             raise errors.TransientError(f"The server stayed unreachable: {failed[0].error}")

@@ -137,3 +137,14 @@ def test_should_stop_cancels_between_batches_and_the_next_run_completes(dovecot,
     assert 0 < archived(account).count() < len(seeded)
     again = backup_account(account)
     assert again.state == "succeeded" and archived(account).count() == len(seeded)
+
+
+def test_asking_for_a_folder_the_server_lacks_is_a_failure_not_an_empty_success(
+    dovecot, mail_user, seeded
+):
+    account = make_account(dovecot, mail_user)
+    report = backup_account(account, BackupOptions(folders=["INBOX", "Nope"]))
+    assert report.state == "partial"
+    assert [f.folder for f in report.folders if f.state == "failed"] == ["Nope"]
+    alone = backup_account(account, BackupOptions(folders=["Nope"]))
+    assert alone.state == "failed" and "no such folder" in alone.error
