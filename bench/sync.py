@@ -206,7 +206,8 @@ def main() -> None:
         for run in ("full", "no-change"):
             for tool, dest in tools:
                 seconds, peak, code, err = tool.run()
-                note = "" if code == 0 else err.decode(errors="replace").strip()[-300:]
+                tail = err.decode(errors="replace").strip()[-300:]
+                note = "" if code == 0 else f"exit status {code}: {tail}"
                 if run == "full" and code == 0:
                     note = complete(expected, folder_counts(dovecot, dest))
                 ok = code == 0 and not note

@@ -19,14 +19,13 @@ FETCH_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID DATE FROM TO CC SUBJECT)]"
 # Header sections beyond this are not read: a fingerprint needs only the first few fields.
 MAX_HEADER = 256 * 1024
 _SPACE = re.compile(rb"[ \t\r\n]+")
-_END = re.compile(rb"\r?\n\r?\n")
 
 
 def header_section(raw: bytes) -> bytes:
     """The header part of a whole message (up to the first empty line)."""
-    head = raw[:MAX_HEADER]
-    end = _END.search(head)
-    return head[: end.start()] if end else head
+    found = (raw.find(sep, 0, MAX_HEADER) for sep in (b"\r\n\r\n", b"\n\n", b"\n\r\n"))
+    ends = [i for i in found if i >= 0]
+    return raw[: min(ends)] if ends else raw[:MAX_HEADER]
 
 
 _FIELD = re.compile(
