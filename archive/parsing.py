@@ -28,11 +28,25 @@ _FIELD_RE = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _LINE_RE = re.compile(rb"\r\n|\n|\r")
 _BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
 _WANTED = {b"message-id", b"subject", b"from", b"to", b"cc", b"date", b"content-type",
-           b"content-disposition", b"content-id"}  # fmt: skip
+           b"content-disposition", b"content-id", b"content-transfer-encoding",
+           b"in-reply-to", b"references"}  # fmt: skip
 
 
 class ParseLimit(Exception):
     """A cap was hit: what was parsed so far stands, with this note."""
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A non-multipart body part, as offsets into the raw bytes (no copy): what indexing reads."""
+
+    start: int
+    end: int
+    content_type: bytes  # lowercase type/subtype, b"" when the part did not say
+    charset: bytes
+    encoding: bytes  # Content-Transfer-Encoding, lowercase
+    filename: bytes  # raw (possibly encoded-word) file name, b"" when none
+    is_attachment: bool
 
 
 @dataclass
@@ -46,6 +60,9 @@ class ParsedHeaders:
     has_attachments: bool = False
     error: str = ""
     notes: list[str] = field(default_factory=list)
+    # In-Reply-To then References, raw unfolded values (for threading).
+    reference_values: list[bytes] = field(default_factory=list)
+    leaves: list[Leaf] = field(default_factory=list)
 
 
 def parse_message(raw: bytes, *, time_limit: float = TIME_LIMIT) -> ParsedHeaders:
@@ -66,7 +83,8 @@ def _parse_into(result: ParsedHeaders, raw: bytes, deadline: float) -> None:
     fields, body_start, notes = read_header_block(raw, start, len(raw))
     result.notes.extend(notes)
     _fill_envelope(result, fields)
-    scanner = _MimeScanner(raw, deadline)
+    result.reference_values = [*fields.get(b"in-reply-to", []), *fields.get(b"references", [])]
+    scanner = _MimeScanner(raw, deadline, result.leaves)
     try:
         scanner.scan_entity(fields, body_start, len(raw), depth=0)
     finally:
@@ -230,7 +248,7 @@ def _date(value: bytes) -> datetime | None:
 # -- MIME structure ------------------------------------------------------------------------------
 
 _PARAM_RE = re.compile(
-    rb';\s*([!#$%&\'*+\-.0-9A-Z^_`a-z|~]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;\s]*)', re.S
+    rb';\s*([!#$%&\'*+\-.0-9A-Z^_`a-z|~]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)', re.S
 )
 
 
@@ -249,6 +267,8 @@ def content_type(value: bytes | None) -> tuple[bytes, dict[bytes, bytes]]:
         name, val = m.group(1).lower(), m.group(2)
         if val.startswith(b'"'):
             val = re.sub(rb"\\(.)", rb"\1", val[1:-1] if val.endswith(b'"') else val[1:])
+        else:
+            val = val.strip()
         if b"*" in name:
             base, _, rest = name.partition(b"*")
             digits = rest.rstrip(b"*")
@@ -274,11 +294,12 @@ def _percent_decode(val: bytes, first: bool) -> bytes:
 class _MimeScanner:
     """Walks multipart bodies by their boundaries, counting parts and looking for attachments."""
 
-    def __init__(self, raw: bytes, deadline: float):
+    def __init__(self, raw: bytes, deadline: float, leaves: list[Leaf]):
         self.raw = raw
         self.deadline = deadline
         self.parts = 0
         self.has_attachments = False
+        self.leaves = leaves
 
     def scan_entity(
         self, fields: dict, body_start: int, end: int, depth: int, parent: bytes = b""
@@ -295,8 +316,10 @@ class _MimeScanner:
             for start, stop in self._parts(params[b"boundary"], body_start, end):
                 part_fields, part_body, _ = read_header_block(self.raw, start, stop)
                 self.scan_entity(part_fields, part_body, stop, depth + 1, parent=ctype)
-        elif _is_attachment(ctype, fields, parent):
-            self.has_attachments = True
+        else:
+            attached = _is_attachment(ctype, fields, parent)
+            self.has_attachments |= attached
+            self.leaves.append(_leaf(fields, ctype, params, body_start, end, attached))
 
     def _parts(self, boundary: bytes, start: int, end: int):
         """(start, end) of each body part between `--boundary` delimiter lines."""
@@ -319,6 +342,13 @@ class _MimeScanner:
             part_start = pos = nl.end()
         if part_start is not None:  # no close delimiter: the last part runs to the end
             yield part_start, end
+
+
+def _leaf(fields: dict, ctype: bytes, params: dict, start: int, end: int, attached: bool) -> Leaf:
+    _, dparams = _disposition(fields)
+    filename = dparams.get(b"filename") or params.get(b"name") or b""
+    encoding = (fields.get(b"content-transfer-encoding") or [b""])[0].strip().lower()
+    return Leaf(start, end, ctype, params.get(b"charset", b""), encoding, filename, attached)
 
 
 def _strip_eol(raw: bytes, start: int, i: int) -> int:
