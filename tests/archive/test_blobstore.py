@@ -46,7 +46,7 @@ def test_a_blob_is_named_by_the_sha256_of_its_bytes_and_its_path_comes_from_the_
     raw = sample_message()
     sha, stored_size = store.put(raw)
     assert sha == hashlib.sha256(raw).hexdigest()
-    path = store.root / "blobs" / sha[:2] / sha[2:4] / sha
+    path = store.root / "blobs" / sha[:2] / sha
     assert path.is_file()
     assert path.stat().st_size == stored_size
     assert store.exists(sha)
