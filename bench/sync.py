@@ -6,7 +6,8 @@ accounts of the same local Dovecot. A script, never a test.
 
 The source mailbox is seeded by bench/backup.py's `seed_maildir` (corpus messages made unique,
 plus a few large ones); every tool copies it into its own empty destination account. After each
-full copy the destination's message count per folder is checked against the source.
+full copy the destination's message count per folder is checked against the source. backupweb's
+accounts allow one connection pair per core (mbsync uses one pair, offlineimap3 up to four).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from imapclient import IMAPClient  # noqa: E402
 
 from tests.servers.dovecot import Dovecot, MailUser  # noqa: E402
 
+# Both servers run on this machine: more connection pairs than cores only make the Dovecot
+# processes compete (measured on 2 cores: 2 pairs 14.7 s, 4 pairs 24.8 s for 20,000 messages).
+CONNECTIONS = max(1, min(4, os.cpu_count() or 1))
+
 
 class Backupweb:
     name = "backupweb"
@@ -48,7 +53,7 @@ class Backupweb:
             for name, user, password in (("src", {source.username!r}, {source.password!r}),
                                          ("dst", {dest.username!r}, {dest.password!r})):
                 a = Account(name=name, host="127.0.0.1", port={dovecot.imap_port},
-                            security="none", username=user)
+                            security="none", username=user, max_connections={CONNECTIONS})
                 a.set_secret(password); a.save()
         """)
         subprocess.run([*manage, "shell", "-c", create], env=self.env, cwd=BASE_DIR, check=True)

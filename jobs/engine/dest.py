@@ -103,16 +103,6 @@ class Destination:
                 return int(match.group(1)) * 1024, int(match.group(2)) * 1024
         return None
 
-    def leave_folder(self) -> None:
-        """Select nothing (UNSELECT, or CLOSE of a folder opened read-only: never expunges)."""
-        try:
-            if "UNSELECT" in self.capabilities:
-                self.client.unselect_folder()
-            else:
-                self.client.close_folder()
-        except imaplib.IMAP4.error:
-            pass  # nothing was selected
-
     # -- reading what is there -------------------------------------------------------------
 
     def fingerprints(self, uids: list[int] | None = None) -> dict[int, str]:

@@ -52,3 +52,40 @@ def prefetched[T, R](produce: Callable[[T], R], items: Iterable[T], depth: int =
     finally:
         abort.set()
         thread.join(timeout=30)
+
+
+class Behind:
+    """The other direction: `work(item)` runs in one background thread, in order, while the
+    caller goes on (at most `depth` items queued). An error in `work` is raised by the next
+    `put` or by `close`, which waits until everything queued is done."""
+
+    def __init__(self, work: Callable, depth: int = 2, on_exit: Callable[[], None] | None = None):
+        self.work, self.on_exit = work, on_exit
+        self.items: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="behind", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (item := self.items.get()) is not _END:
+                if self.error is None:
+                    try:
+                        self.work(item)
+                    except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                        self.error = exc
+        finally:
+            if self.on_exit is not None:
+                self.on_exit()
+
+    def put(self, item) -> None:
+        if self.error is not None:
+            raise self.error
+        self.items.put(item)
+
+    def close(self) -> None:
+        """Wait for the queued work; raise its error, if any."""
+        self.items.put(_END)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error

@@ -212,3 +212,26 @@ def test_a_sync_job_is_run_by_a_real_worker(start_worker, accounts, dotted_dovec
     assert run.state == State.SUCCEEDED, run.error
     assert run.worker.startswith("w1@") and run.messages_fetched > 0
     assert run.summary.startswith("all ")
+
+
+def test_the_new_pages_render_for_a_keyboard_and_a_phone_alike(client, alice, accounts):
+    source, dest, *_ = accounts
+    migration = bulk.BulkMigration.objects.create(name="Empty batch")
+    job = sync_job(source, dest, mirror_deletions=True)
+    pages = {
+        "/jobs/new/?kind=sync": "Mirror deletions is off by default",
+        "/jobs/restore/new/": "Restore under a new folder",
+        "/jobs/bulk/": "Empty batch",
+        "/jobs/bulk/new/": "source_name",
+        f"/jobs/bulk/{migration.pk}/": "0 pending",
+        f"/jobs/{job.pk}/edit/": "Folder mapping rules",
+        f"/jobs/{job.pk}/dry-run/": "changes nothing on either side",
+        "/jobs/": "New sync",
+    }
+    for url, text in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert text in response.content.decode(), url
+    template = client.get("/jobs/bulk/template.csv")
+    assert template["Content-Disposition"].startswith("attachment")
+    assert template.content.decode().startswith("source_name,source_protocol")
