@@ -30,7 +30,7 @@ MAX_SELECTION = 10_000
 def search_view(request: HttpRequest) -> HttpResponse:
     accounts = accounts_for_user(request.user).order_by("name")
     form = SearchForm(request.GET or None, accounts=accounts)
-    page = None
+    page = q = None
     query_string = ""
     if form.is_bound and form.is_valid():
         q = _scoped(form.to_query(), request.user)
@@ -47,6 +47,9 @@ def search_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query_string": query_string,
         "advanced": advanced,
+        # A restore takes one account's results by words (jobs.views_transfer.restore_new).
+        "restore_account": q.account_id if q and q.words else None,
+        "restore_words": q.words if q else "",
     }
     return render(request, "archive/search.html", context)
 
