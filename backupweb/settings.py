@@ -176,6 +176,9 @@ ARCHIVE_ROOT = Path(env.str("ARCHIVE_ROOT", default=str(DATA_DIR / "archive")))
 # Server folder an admin fills with large mail files (mbox, zip, Maildir, .mbox packages) to
 # import in the background; empty: server imports are off (uploads still work).
 IMPORT_DIR = env.str("IMPORT_DIR", default="")
+# Background exports (archive/export_job.py) are written to DATA_DIR/exports; the jobs
+# housekeeping removes files older than EXPORT_RETENTION_DAYS (0 keeps them).
+EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 # Self-hosted servers on a LAN are common, so internal hosts are allowed unless turned off.
 ALLOW_INTERNAL_HOSTS = env.bool("ALLOW_INTERNAL_HOSTS", default=True)
 CONNECTION_TIMEOUT = env.int("CONNECTION_TIMEOUT", default=20)

@@ -86,7 +86,13 @@ def run_restore(run: JobRun, recorder):
     )
 
 
-ENGINES = {Job.Kind.SYNC: run_sync, Job.Kind.RESTORE: run_restore}
+def run_export(run: JobRun, recorder):
+    from archive.export_job import run_export as export
+
+    return export(run, recorder)
+
+
+ENGINES = {Job.Kind.SYNC: run_sync, Job.Kind.RESTORE: run_restore, Job.Kind.EXPORT: run_export}
 
 
 def dry_run(job: Job):

@@ -5,6 +5,7 @@
   unless it was attempted JOBS_MAX_ATTEMPTS times already: then it is quarantined and reported.
 - A queued run whose Celery message was lost (Redis restarted empty) is sent again.
 - Jobs with "no successful run for N days" notifications are checked.
+- Background export files older than EXPORT_RETENTION_DAYS are removed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,18 @@ def housekeeping() -> dict[str, int]:
         "interrupted": reap_stale_runs(),
         "resent": resend_lost_runs(),
         "stale_notified": notify_stale_jobs(),
+        "exports_removed": purge_old_exports(),
     }
+
+
+def purge_old_exports() -> int:
+    from archive.export_job import purge_old_exports as purge
+
+    try:
+        return purge()
+    except OSError:  # an unreadable exports folder must not stop the reaper's other work
+        logger.exception("could not purge old exports")
+        return 0
 
 
 def reap_stale_runs(now: dt.datetime | None = None) -> int:

@@ -65,6 +65,8 @@ EXPECT = {
     "archive:message-source": ARCHIVE, "archive:message-download": ARCHIVE,
     "archive:message-part": ARCHIVE, "archive:conversation": ARCHIVE,
     "archive:export": ARCHIVE, "archive:message-inline": TOKEN,
+    "archive:export-background": ARCHIVE, "archive:export-run": ARCHIVE,
+    "archive:export-download": ARCHIVE,
     "archive:import": STAFF, "archive:import-server": STAFF, "archive:import-run": STAFF,
     "users:list": ADMINS, "users:new": ADMINS, "users:edit": ADMINS, "users:password": ADMINS,
     "users:reset-two-factor": ADMINS, "users:delete": ADMINS,
@@ -72,7 +74,10 @@ EXPECT = {
     "audit:list": ADMINS, "audit:csv": ADMINS,
 }  # fmt: skip
 # Query strings some views need to reach their object.
-QUERY = {"archive:export": "scope=account&fmt=eml&account={account}"}
+QUERY = {
+    "archive:export": "scope=account&fmt=eml&account={account}",
+    "archive:export-background": "scope=account&fmt=eml&account={account}",
+}
 
 
 def url_patterns(patterns=None, prefix: str = "", namespace: str = ""):
@@ -106,6 +111,7 @@ def world(db, archive_root):
         "transfer": Job.objects.create(
             name="Sync other", kind=Job.Kind.SYNC, account=other, destination=other
         ).pk,
+        "export": _export_run(other).pk,
     }
     users = {
         "administrator": make_user("alice", "administrator"),
@@ -115,6 +121,15 @@ def world(db, archive_root):
     }
     ids["user"] = users["viewer-without"].pk
     return {"ids": ids, "users": users, "granted": granted, "other": other}
+
+
+def _export_run(account) -> JobRun:
+    """A finished background export of `account` (its file expired: the download says 410)."""
+    options = {"scope": "account", "fmt": "eml", "account_ids": [account.pk], "label": "other"}
+    job = Job.objects.create(
+        name="Export other", kind=Job.Kind.EXPORT, account=account, options=options
+    )
+    return JobRun.objects.create(job=job, account=account, state=JobRun.State.SUCCEEDED)
 
 
 def fill(name: str, route: str, ids: dict) -> dict:
@@ -141,6 +156,7 @@ def _value(name: str, arg: str, ids: dict):
         ("import", ("import-run",)),
         ("bulk", ("bulk-",)),
         ("transfer", ("preflight", "dry-run")),
+        ("export", ("export-run", "export-download")),
     ):
         if view.startswith(prefixes):
             return ids[key]
