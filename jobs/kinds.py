@@ -1,7 +1,8 @@
 """Sync and restore runs: the job options as engine options, and the calls the runner makes.
 
 `jobs.runner` dispatches by job kind; for these two kinds it calls `ENGINES[kind](run, recorder)`
-and records the returned report exactly like a backup report.
+and records the returned report exactly like a backup report. Export runs (background exports of
+the archive) go through `ENGINES` too, to `archive.export_job.run_export`.
 """
 
 from __future__ import annotations
