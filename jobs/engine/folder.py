@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import imaplib
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 
 from imapclient.exceptions import IMAPClientAbortError
 
@@ -20,6 +22,7 @@ from archive.models import Folder
 from jobs.engine import remap, state
 from jobs.engine.imap import Examined, Fetched, ImapSession, Meta, ServerFolder, batches_by_bytes
 from jobs.engine.limits import Budget
+from jobs.engine.prefetch import prefetched
 from jobs.engine.report import BackupOptions, FolderProgress, FolderReport
 
 
@@ -115,21 +118,37 @@ class FolderBackup:
     # -- fetching and storing --------------------------------------------------------------
 
     def _fetch_all(self, meta: dict[int, Meta]) -> None:
+        """Fetch and store in batches. The next batch is read from the server (in a reader
+        thread, `jobs/engine/prefetch.py`) while this one is stored: the server works while we
+        hash, compress, parse and commit. Only this thread writes the database, in batch order,
+        so the cursor still moves only with a committed batch; a batch read ahead and not yet
+        stored when the run is killed is simply fetched again by the next run."""
         known = self._known_gmail(meta)
         sizes = {uid: (0 if uid in known else m.size) for uid, m in meta.items()}
         self.progress.total = len(sizes)
         self._report()
         cursor_ok = not self.options.filtered
-        for batch in batches_by_bytes(sizes, self.options.batch_bytes):
-            if self.ctx.should_stop():
-                raise Cancelled
-            self.ctx.budget.reserve(sum(sizes[u] for u in batch))
-            fetched = self._fetch_batch([u for u in batch if u not in known])
-            fetched += self._from_archive([u for u in batch if u in known], known)
-            self._store(fetched, max(batch) if cursor_ok else None)
-            self.progress.done += len(batch)
-            self.progress.bytes += sum(len(f.raw) for f in fetched)
-            self._report()
+        batches = batches_by_bytes(sizes, self.options.batch_bytes)
+        read = partial(self._read_batch, sizes=sizes, known=known)
+        # closing(): on an error the reader stops at once, before anyone else uses the session.
+        with closing(prefetched(read, batches, depth=1)) as ahead:
+            for batch, fetched, failed in ahead:
+                if self.ctx.should_stop():
+                    raise Cancelled
+                self._park(failed)
+                self._store(fetched, max(batch) if cursor_ok else None)
+                self.progress.done += len(batch)
+                self.progress.bytes += sum(len(f.raw) for f in fetched)
+                self._report()
+
+    def _read_batch(self, batch: list[int], sizes: dict[int, int], known: dict[int, str]):
+        """In the reader thread: the server side of one batch, no database writes."""
+        if self.ctx.should_stop():
+            raise Cancelled
+        self.ctx.budget.reserve(sum(sizes[u] for u in batch))
+        fetched, failed = self._download([u for u in batch if u not in known])
+        fetched += self._from_archive([u for u in batch if u in known], known)
+        return batch, fetched, failed
 
     def _known_gmail(self, meta: dict[int, Meta]) -> dict[int, str]:
         """Gmail shows one message under every label: download it once (X-GM-MSGID)."""
@@ -148,23 +167,35 @@ class FolderBackup:
         return [_as_fetched(light[uid], raw=store.get(known[uid])) for uid in uids if uid in light]
 
     def _fetch_batch(self, uids: list[int]) -> list[FetchedMessage]:
-        """Bodies of a batch; a NO for the batch falls back to one message at a time."""
+        """Bodies of a batch; the UIDs the server refuses are parked."""
+        fetched, failed = self._download(uids)
+        self._park(failed)
+        return fetched
+
+    def _download(self, uids: list[int]) -> tuple[list[FetchedMessage], list[tuple[int, str]]]:
+        """Bodies of a batch and the (UID, error) the server refused: a NO for the batch falls
+        back to one message at a time. Touches only the connection, never the database."""
         if not uids:
-            return []
+            return [], []
         try:
-            return [_as_fetched(f) for f in self.session.fetch_bodies(uids)]
+            return [_as_fetched(f) for f in self.session.fetch_bodies(uids)], []
         except imaplib.IMAP4.error as exc:
             if is_connection_error(exc) or len(uids) == 1:
                 raise
         fetched: list[FetchedMessage] = []
+        failed: list[tuple[int, str]] = []
         for uid in uids:
             try:
                 fetched += [_as_fetched(f) for f in self.session.fetch_bodies([uid])]
             except imaplib.IMAP4.error as exc:
                 if is_connection_error(exc):
                     raise
-                state.park(self.folder, uid, f"fetch failed: {exc}")
-        return fetched
+                failed.append((uid, f"fetch failed: {exc}"))
+        return fetched, failed
+
+    def _park(self, failed: list[tuple[int, str]]) -> None:
+        for uid, error in failed:
+            state.park(self.folder, uid, error)
 
     def _store(self, fetched: list[FetchedMessage], cursor: int | None) -> None:
         """Store a batch; if that fails, store one by one and park the ones that fail."""
