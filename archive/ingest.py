@@ -69,6 +69,9 @@ def store_messages(
     # Browser (issue 6): search text and references, read before any database lock is taken.
     prepared = indexing.prepare(fetched, parsed)
     now = timezone.now()
+    # The rows are built before the transaction too: with SQLite every worker process waits
+    # for the one write lock, so work done while holding it keeps the others waiting.
+    rows = _new_rows(folder, uidvalidity, fetched, stored, parsed, set(), now)
     with transaction.atomic():
         _create_blobs(fetched, stored, now)
         existing = set(
@@ -76,8 +79,7 @@ def store_messages(
                 folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
             ).values_list("uid", flat=True)
         )
-        new_rows = _new_rows(folder, uidvalidity, fetched, stored, parsed, existing, now)
-        created = Message.objects.bulk_create(new_rows)
+        created = Message.objects.bulk_create([r for r in rows if r.uid not in existing])
         prepared.record(created)  # browser: index and references, in this same transaction
         ParkedMessage.objects.filter(
             folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
