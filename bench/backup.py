@@ -169,6 +169,9 @@ class Backupweb:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "backupweb.settings",
             "DATA_DIR": str(work / "backupweb"),
+            # As deployed (the image sets PRODUCTION=true): with DEBUG on, Django also records
+            # every query and quotes its parameters with one more query (~10% of a backup).
+            "DEBUG": "false",
         }
         self.env.pop("DATABASE_URL", None)
         self.env.pop("ARCHIVE_ROOT", None)
