@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -191,17 +191,9 @@ class FolderSync:
             lambda item: self._record_batch(*item), on_exit=lambda: connection.close()
         )
         try:
-            for fetched in prefetched(self._fetch, batches):
-                if self.ctx.should_stop():
-                    raise Cancelled
-                outgoing = [Outgoing(f.uid, f.raw, f.flags, f.internal_date) for f in fetched]
-                results = self.dest.append(self.target, outgoing)
-                recorder.put((fetched, results))
-                self.dest.raise_if_over_quota(results)
-                self.progress.done += len(fetched)
-                self.progress.bytes += sum(len(f.raw) for f in fetched)
-                self.report.bytes = self.progress.bytes
-                self._report_progress()
+            # closing(): after an error the reader thread stops before the session is dropped.
+            with closing(prefetched(self._fetch, batches)) as ahead:
+                self._copy_batches(ahead, recorder)
         except BaseException:
             with suppress(BaseException):
                 recorder.close()  # what was accepted is recorded before the error goes up
@@ -209,6 +201,19 @@ class FolderSync:
         recorder.close()
         if self.ctx.should_stop():
             raise Cancelled
+
+    def _copy_batches(self, ahead, recorder: Behind) -> None:
+        for fetched in ahead:
+            if self.ctx.should_stop():
+                raise Cancelled
+            outgoing = [Outgoing(f.uid, f.raw, f.flags, f.internal_date) for f in fetched]
+            results = self.dest.append(self.target, outgoing)
+            recorder.put((fetched, results))
+            self.dest.raise_if_over_quota(results)
+            self.progress.done += len(fetched)
+            self.progress.bytes += sum(len(f.raw) for f in fetched)
+            self.report.bytes = self.progress.bytes
+            self._report_progress()
 
     def _fetch(self, batch: list[int]) -> list:
         return [] if self.ctx.should_stop() else self.source.fetch_bodies(batch)
