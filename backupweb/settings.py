@@ -182,6 +182,9 @@ EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 # Self-hosted servers on a LAN are common, so internal hosts are allowed unless turned off.
 ALLOW_INTERNAL_HOSTS = env.bool("ALLOW_INTERNAL_HOSTS", default=True)
 CONNECTION_TIMEOUT = env.int("CONNECTION_TIMEOUT", default=20)
+# A backup with at least this many messages to fetch runs its folders in worker processes, one
+# per core (0: the engine's default, 2,000).
+BACKUP_PROCESS_THRESHOLD = env.int("BACKUP_PROCESS_THRESHOLD", default=0)
 
 # OAuth2 sign-in for mail accounts (accounts/oauth_clients.py). An entry in the admin
 # (Admin -> OAuth clients) overrides these. Register OAUTH_REDIRECT_URL (by default

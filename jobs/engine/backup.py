@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from jobs.engine import errors, state
@@ -46,7 +47,7 @@ BACKOFF_MAX = 30.0
 SKIPPED_SPECIAL_USE = ("\\Trash", "\\Junk")
 # Folder workers run as processes (one per core, under the connection cap) when the folders to
 # back up hold at least this many messages; below it, threads (see jobs/engine/procs.py).
-PROCESS_THRESHOLD = 2000
+PROCESS_THRESHOLD = 2000  # messages to fetch; settings.BACKUP_PROCESS_THRESHOLD overrides
 PROCESSES = os.cpu_count() or 1
 
 
@@ -213,7 +214,8 @@ class _Run:
         if account.pk is None or self.ctx.budget.limit is not None or self.throttle.rate:
             return 1
         size = sum(f.status.messages if f.status else 0 for f in work)
-        if size < PROCESS_THRESHOLD or not PROCESSES:
+        threshold = getattr(settings, "BACKUP_PROCESS_THRESHOLD", None) or PROCESS_THRESHOLD
+        if size < threshold or not PROCESSES:
             return 1
         return min(self.cap(), PROCESSES, len(work))
 

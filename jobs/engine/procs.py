@@ -12,6 +12,7 @@ Django is set up.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -36,10 +37,32 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
     }
     connections.close_all()  # nothing inherited, but do not hold a write lock meanwhile
     args = (config, run.ctx.account.pk, run.ctx.options, todo, events, stop, os.getpid())
-    children = [ctx.Process(target=child_main, args=args, daemon=True) for _ in range(processes)]
-    for child in children:
-        child.start()
+    with _children_allowed():
+        children = [
+            ctx.Process(target=child_main, args=args, daemon=True) for _ in range(processes)
+        ]
+        for child in children:
+            child.start()
     _relay(run, children, events, stop, {f.raw_name: f for f in work})
+
+
+@contextlib.contextmanager
+def _children_allowed():
+    """Celery's prefork pool runs tasks in daemonic processes, from which multiprocessing refuses
+    to start children ("daemonic processes are not allowed to have children"). Ours are safe to
+    start there: they are spawned, daemonic themselves, and stop when their parent goes away
+    (`should_stop` checks the parent's pid), so the flag is lifted just while starting them.
+    The pool's processes also carry billiard's authkey type, which multiprocessing cannot hand to
+    a spawned child: a key of multiprocessing's own stands in meanwhile."""
+    current = multiprocessing.current_process()
+    saved = dict(current._config)
+    current._config["daemon"] = False
+    current._config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))
+    try:
+        yield
+    finally:
+        current._config.clear()
+        current._config.update(saved)
 
 
 def _relay(run, children, events, stop, folders: dict) -> None:

@@ -97,6 +97,21 @@ def test_a_redis_restart_during_a_backup_loses_nothing_and_the_queue_works_again
     assert Message.objects.count() == len(slow_account.seeded)
 
 
+def test_a_large_backup_runs_its_folders_in_processes_inside_a_celery_worker(
+    worker_env, start_worker, dovecot, mail_user
+):
+    # Celery's prefork children are daemonic; multiprocessing refuses children from those
+    # unless the engine allows them. A threshold of 1 makes this small mailbox "large".
+    worker_env["BACKUP_PROCESS_THRESHOLD"] = "1"
+    seeded = seed_mailbox(dovecot, mail_user, mid_sized(8), ("INBOX", "Archive"))
+    start_worker()
+    run, _ = runner.trigger(make_job(make_account(dovecot, mail_user)))
+    run = wait_for_state(run, (State.SUCCEEDED, State.FAILED), timeout=90)
+    assert run.state == State.SUCCEEDED, run.error
+    assert "worker processes" in run.log
+    assert Message.objects.count() == len(seeded)
+
+
 @pytest.mark.postgres  # several workers sharing one PostgreSQL, as in production
 def test_two_workers_run_different_accounts_in_parallel_and_one_account_at_a_time(
     start_worker, dovecot
