@@ -14,13 +14,12 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 
-from jobs.engine import errors, state
+from jobs.engine import errors, retry, state
 from jobs.engine.folder import Cancelled, Context, FolderBackup, is_connection_error
 from jobs.engine.imap import ImapSession, ServerFolder
 from jobs.engine.limits import Budget, BudgetExhausted, Throttle
@@ -41,9 +40,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RETRIES = 5  # reconnects per folder before it is given up for this run
-BACKOFF_BASE = 1.0  # seconds; doubled per attempt
-BACKOFF_MAX = 30.0
 SKIPPED_SPECIAL_USE = ("\\Trash", "\\Junk")
 # Folder workers run as processes (one per core, under the connection cap) when the folders to
 # back up hold at least this many messages; below it, threads (see jobs/engine/procs.py).
@@ -81,7 +77,7 @@ def backup_account(
     return run.execute()
 
 
-class _Run:
+class _Run(retry.ReconnectingRun):
     def __init__(self, account, options, progress, should_stop, log):
         lock = threading.Lock()
 
@@ -141,16 +137,7 @@ class _Run:
         return ImapSession(client, on_bytes=self.throttle.consume)
 
     def connect_with_retry(self) -> ImapSession:
-        for attempt in range(RETRIES + 1):
-            try:
-                return self.connect()
-            except errors.TransientError as exc:
-                if attempt == RETRIES:
-                    raise
-                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt)
-                self.ctx.log(f"cannot connect ({exc}); retry in {delay:g}s")
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+        return retry.connect_with_retry(self.connect, self.ctx.log)
 
     def select(self, listed: list[ServerFolder]) -> list[ServerFolder]:
         opts = self.ctx.options
@@ -223,7 +210,7 @@ class _Run:
         return max(1, int(getattr(self.ctx.account, "max_connections", 4) or 4))
 
     def worker(self, todo: queue.Queue[ServerFolder]) -> None:
-        holder: dict[str, ImapSession | None] = {"session": None}
+        holder: dict[str, ImapSession | None] = {"conn": None}
         try:
             while not self.halt.is_set():
                 try:
@@ -232,31 +219,16 @@ class _Run:
                     return
                 self.reports[server.raw_name] = self.backup_folder(server, holder)
         finally:
-            if holder["session"] is not None:
-                holder["session"].logout()
+            if holder["conn"] is not None:
+                holder["conn"].logout()
             connection.close()  # Django opens one connection per thread
 
     def backup_folder(self, server: ServerFolder, holder: dict) -> FolderReport:
         """One folder, reconnecting with backoff when the connection drops."""
-        attempt = 0
-        while True:
-            try:
-                if holder["session"] is None:
-                    holder["session"] = self.connect()
-                return self.attempt(server, holder["session"])
-            except errors.PermanentError as exc:
-                return self.stop_all(exc, server)
-            except Exception as exc:  # noqa: BLE001 - sorted below
-                if not (is_connection_error(exc) or isinstance(exc, errors.TransientError)):
-                    return self.failed(server, exc)
-                holder["session"] = _drop(holder["session"])
-                attempt += 1
-                if attempt > RETRIES or self.halt.is_set():
-                    return self.failed(server, exc, unreachable=True)
-                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
-                self.ctx.log(f"{server.name}: connection lost ({exc}); retry in {delay:g}s")
-                time.sleep(delay)
-                close_old_connections()
+        return self.with_reconnect(server, server.name, holder)
+
+    def drop(self, session: ImapSession | None) -> None:
+        return _drop_session(session)
 
     def attempt(self, server: ServerFolder, session: ImapSession) -> FolderReport:
         backup = FolderBackup(session, server, self.ctx)
@@ -339,7 +311,7 @@ class _Run:
         return "succeeded"
 
 
-def _drop(session: ImapSession | None) -> None:
+def _drop_session(session: ImapSession | None) -> None:
     if session is not None:
         try:
             session.client.shutdown()

@@ -16,12 +16,10 @@ from django.utils import timezone
 
 from archive.ingest import FetchedMessage
 from archive.models import Folder, Message, ParkedMessage
-from jobs.engine import errors, state
+from jobs.engine import errors, retry, state
 from jobs.engine.limits import Budget, BudgetExhausted, Throttle
 from jobs.engine.report import BackupOptions, BackupReport, FolderProgress
 
-RETRIES = 5
-BACKOFF_BASE = 1.0
 MAX_LINE = 1 << 20  # one line of a message; poplib's own 2,048-byte cap breaks real mail
 
 
@@ -43,16 +41,17 @@ def backup_pop3(
         state.bytes_downloaded_today(account) if budget_mb else 0,
     )
     run = _Pop3Run(account, options, progress, should_stop, log, budget)
-    for attempt in range(RETRIES + 1):
+    for attempt in range(1, retry.RETRIES + 2):
         try:
             return run.execute()
         except (OSError, EOFError, poplib.error_proto, errors.TransientError) as exc:
-            if isinstance(exc, errors.PermanentError) or attempt == RETRIES:
+            if isinstance(exc, errors.PermanentError) or attempt > retry.RETRIES:
                 if isinstance(exc, errors.EngineError):
                     raise
                 raise errors.TransientError(f"The POP3 server stayed unreachable: {exc}") from exc
-            log(f"POP3 connection lost ({exc}); retry in {BACKOFF_BASE * 2**attempt:g}s")
-            time.sleep(BACKOFF_BASE * 2**attempt)
+            delay = retry.backoff(attempt)
+            log(f"POP3 connection lost ({exc}); retry in {delay:g}s")
+            time.sleep(delay)
     raise AssertionError("unreachable")
 
 

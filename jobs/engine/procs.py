@@ -151,7 +151,7 @@ def child_main(config, account_pk, options, todo, events, stop, parent_pid) -> N
 
 
 def _work(run, todo, events, pid: int) -> None:
-    holder: dict = {"session": None}
+    holder: dict = {"conn": None}
     try:
         while not run.halt.is_set():
             try:
@@ -168,5 +168,5 @@ def _work(run, todo, events, pid: int) -> None:
     finally:
         if run.halt_reason:
             events.put(("halt", pid, run.halt_reason))
-        if holder["session"] is not None:
-            holder["session"].logout()
+        if holder["conn"] is not None:
+            holder["conn"].logout()

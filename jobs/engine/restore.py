@@ -20,16 +20,13 @@ from imapclient.imap_utf7 import encode as encode_utf7
 
 from archive.blobstore import get_store
 from archive.models import Folder, Message
-from jobs.engine import errors, fingerprint
+from jobs.engine import errors, fingerprint, retry
 from jobs.engine.dest import Destination, Outgoing
 from jobs.engine.folder import Cancelled, is_connection_error
 from jobs.engine.mapping import MAPPED_SPECIAL_USE, Layout, layout_from
 from jobs.engine.report import DEFAULT_BATCH_BYTES, FolderProgress
 from jobs.engine.syncreport import SyncFolderReport, SyncReport
 from jobs.models import RestoredMessage
-
-RETRIES = 5
-BACKOFF_BASE = 1.0
 
 
 def _noop(*_args) -> None:
@@ -149,16 +146,16 @@ class _Restore:
     def with_retry(
         self, dest: Destination, target: _Target
     ) -> tuple[SyncFolderReport, Destination]:
-        for attempt in range(RETRIES + 1):
+        for attempt in range(1, retry.RETRIES + 2):
             try:
                 return self.restore_folder(dest, target), dest
             except Cancelled:
                 return SyncFolderReport(target.label, target.name, "cancelled"), dest
             except Exception as exc:
-                if not is_connection_error(exc) or attempt == RETRIES:
+                if not is_connection_error(exc) or attempt > retry.RETRIES:
                     raise
                 self.log(f"{target.label}: connection lost ({exc}); retrying")
-                time.sleep(BACKOFF_BASE * 2**attempt)
+                time.sleep(retry.backoff(attempt))
                 dest = self.connect()
         raise AssertionError("unreachable")
 

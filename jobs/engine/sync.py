@@ -17,14 +17,13 @@ import fnmatch
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 
-from django.db import close_old_connections, connection
+from django.db import connection
 
-from jobs.engine import errors, syncstate
+from jobs.engine import errors, retry, syncstate
 from jobs.engine.dest import Destination, QuotaExceeded
-from jobs.engine.folder import Cancelled, is_connection_error
+from jobs.engine.folder import Cancelled
 from jobs.engine.imap import ImapSession
 from jobs.engine.mapping import FolderMap, Layout, layout_from, plan
 from jobs.engine.report import FolderProgress
@@ -35,9 +34,6 @@ __all__ = ["SyncOptions", "SyncReport", "plan_folders", "sync_accounts"]
 
 logger = logging.getLogger(__name__)
 
-RETRIES = 5
-BACKOFF_BASE = 1.0
-BACKOFF_MAX = 30.0
 SKIPPED_SPECIAL_USE = ("\\Trash", "\\Junk")
 
 
@@ -129,7 +125,7 @@ def sync_accounts(
     ).execute()
 
 
-class _SyncRun:
+class _SyncRun(retry.ReconnectingRun):
     def __init__(self, source, destination, options, progress, should_stop, log):
         lock = threading.Lock()
 
@@ -200,16 +196,7 @@ class _SyncRun:
             raise
 
     def connect_with_retry(self) -> tuple[ImapSession, Destination]:
-        for attempt in range(RETRIES + 1):
-            try:
-                return self.connect()
-            except errors.TransientError as exc:
-                if attempt == RETRIES:
-                    raise
-                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt)
-                self.ctx.log(f"cannot connect ({exc}); retry in {delay:g}s")
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+        return retry.connect_with_retry(self.connect, self.ctx.log)
 
     def cap(self) -> int:
         pair = self.ctx.pair
@@ -232,7 +219,7 @@ class _SyncRun:
             thread.join()
 
     def worker(self, todo: queue.Queue[FolderMap]) -> None:
-        holder: dict = {"pair": None}
+        holder: dict = {"conn": None}
         try:
             while not self.halt.is_set():
                 try:
@@ -241,34 +228,19 @@ class _SyncRun:
                     return
                 self.reports[entry.source.raw_name] = self.sync_folder(entry, holder)
         finally:
-            if holder["pair"] is not None:
-                for side in holder["pair"]:
+            if holder["conn"] is not None:
+                for side in holder["conn"]:
                     side.logout()
             connection.close()
 
     def sync_folder(self, entry: FolderMap, holder: dict) -> SyncFolderReport:
-        attempt = 0
-        name = entry.source.name
-        while True:
-            try:
-                if holder["pair"] is None:
-                    holder["pair"] = self.connect()
-                return self.attempt(entry, *holder["pair"])
-            except errors.PermanentError as exc:
-                return self.stop_all(exc, entry)
-            except Exception as exc:  # noqa: BLE001 - sorted below
-                if not (is_connection_error(exc) or isinstance(exc, errors.TransientError)):
-                    return self.failed(entry, exc)
-                holder["pair"] = _drop(holder["pair"])
-                attempt += 1
-                if attempt > RETRIES or self.halt.is_set():
-                    return self.failed(entry, exc, unreachable=True)
-                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
-                self.ctx.log(f"{name}: connection lost ({exc}); retry in {delay:g}s")
-                time.sleep(delay)
-                close_old_connections()
+        return self.with_reconnect(entry, entry.source.name, holder)
 
-    def attempt(self, entry: FolderMap, source, dest) -> SyncFolderReport:
+    def drop(self, pair):
+        return _drop(pair)
+
+    def attempt(self, entry: FolderMap, pair) -> SyncFolderReport:
+        source, dest = pair
         folder = FolderSync(source, dest, entry, self.ctx)
         try:
             report = folder.run()

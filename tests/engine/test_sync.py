@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.engine import sync as sync_module
 from jobs.engine.mapping import Rule
 from jobs.engine.sync import SyncOptions, sync_accounts
 from jobs.models import SyncedMessage
@@ -29,11 +28,6 @@ EXPECTED_NAMES = {
     "Trash": "INBOX.Trash",
     "Junk": "INBOX.Junk",
 }
-
-
-@pytest.fixture(autouse=True)
-def fast_sync_backoff(monkeypatch):
-    monkeypatch.setattr(sync_module, "BACKOFF_BASE", 0.05)
 
 
 @pytest.fixture

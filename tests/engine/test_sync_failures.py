@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from jobs.engine import sync as sync_module
 from jobs.engine.dest import QuotaExceeded
 from jobs.engine.preflight import preflight
 from jobs.engine.sync import SyncOptions, sync_accounts
@@ -26,11 +25,6 @@ from tests.servers.mailbox import append, connect, seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def fast_sync_backoff(monkeypatch):
-    monkeypatch.setattr(sync_module, "BACKOFF_BASE", 0.05)
 
 
 @pytest.fixture(scope="module")

@@ -151,9 +151,9 @@ def test_a_run_that_keeps_killing_its_worker_is_quarantined(celery_broker, accou
 def test_a_transient_failure_is_requeued_with_backoff(
     celery_broker, dovecot, mail_user, monkeypatch
 ):
-    from jobs.engine import backup
+    from jobs.engine import retry
 
-    monkeypatch.setattr(backup, "BACKOFF_BASE", 0.01)  # the engine's own reconnect backoff
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)  # the engine's own reconnect backoff
     account = make_account(dovecot, mail_user, name="unreachable")
     account.port = 1  # nothing listens there: connection refused, a transient error
     account.save()
