@@ -324,21 +324,24 @@ def measure(tool, run: str, messages: int) -> Result:
 
 
 def print_results(results: list[Result], total_bytes: int) -> None:
+    """The table of figures, each run's times as a ratio to backupweb's (bench/sync.py too)."""
+    with_total = any(r.total_mb == r.total_mb for r in results)  # NaN: not measured
+    total_head = f"{'all MB':>8}" if with_total else ""
     print(
         f"\n{'tool':<14}{'run':<11}{'wall s':>9}{'msg/s':>10}{'MB/s':>8}{'peak MB':>9}"
-        f"{'all MB':>8}  ratio"
+        f"{total_head}  ratio"
     )
-    by_run: dict[str, dict[str, Result]] = {}
+    ours = {r.run: r for r in results if r.tool == "backupweb"}
     for r in results:
-        by_run.setdefault(r.run, {})[r.tool] = r
-    for r in results:
-        ours = by_run[r.run].get("backupweb")
-        ratio = f"{r.seconds / ours.seconds:5.2f}x backupweb's time" if ours else ""
-        mbps = total_bytes / 1e6 / r.seconds if r.run == "full" else 0
+        mine = ours.get(r.run)
+        ratio = f"{r.seconds / mine.seconds:5.2f}x backupweb's time" if mine else ""
+        full = r.run == "full"
+        mbps = total_bytes / 1e6 / r.seconds if full and r.seconds else 0
         flag = f"  {r.note}" if r.ok else f"  FAILED {r.note}"
+        total = f"{r.total_mb:>8.0f}" if with_total else ""
         print(
-            f"{r.tool:<14}{r.run:<11}{r.seconds:>9.2f}{r.rate if r.run == 'full' else 0:>10.0f}"
-            f"{mbps:>8.1f}{r.peak_mb:>9.0f}{r.total_mb:>8.0f}  {ratio}{flag}"
+            f"{r.tool:<14}{r.run:<11}{r.seconds:>9.2f}{r.rate if full else 0:>10.0f}"
+            f"{mbps:>8.1f}{r.peak_mb:>9.0f}{total}  {ratio}{flag}"
         )
 
 

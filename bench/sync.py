@@ -25,7 +25,14 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
 sys.path.insert(0, str(BASE_DIR / "bench"))
 
-from backup import RawFloor, Result, ensure_peers, seed_maildir, timed  # noqa: E402
+from backup import (  # noqa: E402
+    RawFloor,
+    Result,
+    ensure_peers,
+    print_results,
+    seed_maildir,
+    timed,
+)
 from imapclient import IMAPClient  # noqa: E402
 
 from tests.servers.dovecot import Dovecot, MailUser  # noqa: E402
@@ -167,21 +174,6 @@ def complete(source: dict[str, int], dest: dict[str, int]) -> str:
     """ "" when every source folder has as many messages on the destination, else what differs."""
     wrong = [f"{n}: {c} vs {dest.get(n, 0)}" for n, c in source.items() if dest.get(n, 0) != c]
     return "; ".join(wrong[:5])
-
-
-def print_results(results: list[Result], total_bytes: int) -> None:
-    print(f"\n{'tool':<14}{'run':<11}{'wall s':>9}{'msg/s':>10}{'MB/s':>8}{'peak MB':>9}  ratio")
-    ours = {r.run: r for r in results if r.tool == "backupweb"}
-    for r in results:
-        mine = ours.get(r.run)
-        ratio = f"{r.seconds / mine.seconds:5.2f}x backupweb's time" if mine else ""
-        full = r.run == "full"
-        mbps = total_bytes / 1e6 / r.seconds if full and r.seconds else 0
-        flag = "" if r.ok else f"  FAILED {r.note}"
-        print(
-            f"{r.tool:<14}{r.run:<11}{r.seconds:>9.2f}{r.rate if full else 0:>10.0f}"
-            f"{mbps:>8.1f}{r.peak_mb:>9.0f}  {ratio}{flag}"
-        )
 
 
 def main() -> None:
