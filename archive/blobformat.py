@@ -91,6 +91,25 @@ def _compressor() -> zstandard.ZstdCompressor:
     return cctx
 
 
+def _decompressor() -> zstandard.ZstdDecompressor:
+    dctx = getattr(_local, "dctx", None)
+    if dctx is None:
+        dctx = _local.dctx = zstandard.ZstdDecompressor()
+    return dctx
+
+
+def encode_bytes(raw: bytes | memoryview, sha256: str, key: bytes | None) -> bytes:
+    """The whole blob file content for `raw`, in memory: for messages up to a few MB, one
+    compression call and one write cost less than the chunked stream of `encode_to`."""
+    header = _HEAD.pack(MAGIC, VERSION, FLAG_ENCRYPTED if key else 0, len(raw))
+    frame = _compressor().compress(raw)
+    if not key:
+        return header + frame
+    header += key_id(key) + os.urandom(NONCE_LEN)
+    aad = header + bytes.fromhex(sha256)
+    return header + AESGCM(key).encrypt(header[-NONCE_LEN:], frame, aad)  # ciphertext | tag
+
+
 def encode_to(raw: bytes | memoryview, sha256: str, key: bytes | None, out: BinaryIO) -> int:
     """Write the blob file content for `raw` to `out`; returns the number of bytes written.
 
@@ -165,7 +184,7 @@ def decode_bytes(data: bytes, sha256: str, keys: dict[bytes, bytes]) -> bytes:
     try:
         if head.encrypted:
             body = AESGCM(head.key).decrypt(head.nonce, body, head.aad)
-        raw = zstandard.ZstdDecompressor().decompress(body, max_output_size=head.size)
+        raw = _decompressor().decompress(body, max_output_size=head.size)
     except InvalidTag:
         raise BlobCorrupt(f"Blob {sha256} failed authentication (tampered or damaged).") from None
     except zstandard.ZstdError as e:

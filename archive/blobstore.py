@@ -43,6 +43,7 @@ from archive.blobformat import (
     BlobMissing,
     BlobReader,
     decode_bytes,
+    encode_bytes,
     encode_to,
     key_id,
     parse_key,
@@ -104,7 +105,8 @@ class BlobStore:
         self.key = parse_key(encryption_key)
         # Every key that may decrypt, by id: the current one and any retired ones.
         self._keys = {key_id(k): k for k in [self.key, *map(parse_key, old_keys)] if k}
-        self._known_dirs: set[Path] = set()
+        self._known_dirs: set[str] = set()
+        self._blob_root = str(self.blob_dir)
         self._dir_lock = threading.Lock()
 
     # -- paths ---------------------------------------------------------------------------------
@@ -195,31 +197,36 @@ class BlobStore:
     def put_many(self, raws: list[bytes]) -> list[tuple[str, int]]:
         """Store several blobs durably, batching the fsyncs; results in the order given."""
         hashes = [sha256_of(raw) for raw in raws]
-        pending: dict[str, tuple[bytes, Path]] = {}
+        pending: dict[str, bytes] = {}
         for sha, raw in zip(hashes, raws, strict=True):
             if sha not in pending and not self._holds_good_copy(sha):
-                pending[sha] = (raw, self.path_for(sha))
-        new_dirs: set[Path] = set()
+                pending[sha] = raw
+        new_dirs: set[str] = set()
         temps = self._write_temps(pending, new_dirs)
         try:
             self._sync_files([tmp for tmp, _ in temps.values()])
             for sha, (tmp, _) in temps.items():
-                os.replace(tmp, pending[sha][1])
+                os.replace(tmp, self._path(sha))
         except BaseException:
             for tmp, _ in temps.values():
                 _unlink_quietly(tmp)
             raise
         # The renamed entries, and the entries of directories created for them, made durable.
-        self._sync_dirs({path.parent for _, path in pending.values()} | new_dirs)
-        for sha, (_, path) in pending.items():
-            self._reverify(sha, path)
+        self._sync_dirs({os.path.dirname(self._path(sha)) for sha in pending} | new_dirs)
+        for sha, (_, size) in temps.items():
+            self._reverify(sha, size)
         written = {sha: size for sha, (_, size) in temps.items()}
         return [(sha, written.get(sha) or self.stored_size(sha)) for sha in hashes]
+
+    def _path(self, sha256: str) -> str:
+        # A string, not a Path: the write path runs this a few times per message, and building
+        # Path objects cost more than the hashing.
+        return f"{self._blob_root}/{sha256[:2]}/{sha256}"
 
     def _holds_good_copy(self, sha256: str) -> bool:
         """Whether a verified blob already exists. A damaged one is quarantined (never deleted),
         so storing the same bytes again repairs the archive."""
-        if not self.exists(sha256):
+        if not os.path.isfile(self._path(sha256)):
             return False
         try:
             self.verify(sha256)
@@ -239,24 +246,31 @@ class BlobStore:
             return self.put_many([mm])[0]  # type: ignore[list-item]
 
     def _write_temps(
-        self, pending: dict[str, tuple[bytes, Path]], new_dirs: set[Path]
+        self, pending: dict[str, bytes], new_dirs: set[str]
     ) -> dict[str, tuple[str, int]]:
+        """Each blob into a temp file beside its final name; sha -> (temp path, bytes written)."""
         temps: dict[str, tuple[str, int]] = {}
         try:
-            for sha, (raw, path) in pending.items():
-                new_dirs |= self._ensure_dir(path.parent)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{sha[:16]}-")
+            for sha, raw in pending.items():
+                directory = os.path.dirname(self._path(sha))
+                new_dirs |= self._ensure_dir(directory)
+                fd, tmp = tempfile.mkstemp(dir=directory, prefix=f"{TEMP_PREFIX}{sha[:16]}-")
                 temps[sha] = (tmp, 0)
-                # A 1 MB buffer only where it saves writes: allocating one per small message
-                # cost more than writing it.
-                buffering = CHUNK if len(raw) > CHUNK else -1
-                with os.fdopen(fd, "wb", buffering=buffering) as out:
-                    temps[sha] = (tmp, encode_to(raw, sha, self.key, out))
+                temps[sha] = (tmp, self._write_blob(fd, raw, sha))
         except BaseException:
             for tmp, _ in temps.values():
                 _unlink_quietly(tmp)
             raise
         return temps
+
+    def _write_blob(self, fd: int, raw: bytes, sha256: str) -> int:
+        if len(raw) <= ONE_SHOT_LIMIT:  # most messages: encoded in memory, one write
+            try:
+                return _write_all(fd, encode_bytes(raw, sha256, self.key))
+            finally:
+                os.close(fd)
+        with os.fdopen(fd, "wb", buffering=CHUNK) as out:
+            return encode_to(raw, sha256, self.key, out)
 
     def _sync_files(self, paths: list[str]) -> None:
         # One syncfs for a large batch is far cheaper than one journal commit per file.
@@ -269,28 +283,33 @@ class BlobStore:
             finally:
                 os.close(fd)
 
-    def _sync_dirs(self, dirs: set[Path]) -> None:
+    def _sync_dirs(self, dirs: set[str]) -> None:
         if len(dirs) >= SYNCFS_BATCH and _syncfs(self.blob_dir):
             return
         for d in dirs:
             _fsync_dir(d)
 
-    def _ensure_dir(self, d: Path) -> set[Path]:
+    def _ensure_dir(self, d: str) -> set[str]:
         """Create a blob directory; returns the parents whose new entries need an fsync."""
         if d in self._known_dirs:
             return set()
-        created: set[Path] = set()
+        created: set[str] = set()
         with self._dir_lock:
-            for p in (d.parent, d):
-                if not p.is_dir():
-                    p.mkdir(parents=True, exist_ok=True)
-                    created.add(p.parent)
+            for p in (os.path.dirname(d), d):
+                if not os.path.isdir(p):
+                    os.makedirs(p, exist_ok=True)
+                    created.add(os.path.dirname(p))
             self._known_dirs.add(d)
         return created
 
-    def _reverify(self, sha256: str, path: Path) -> None:
+    def _reverify(self, sha256: str, stored_size: int) -> None:
+        """Read back what was just written and check it decodes to its hash (SECURITY.md)."""
         try:
-            self.verify(sha256)
+            if stored_size > ONE_SHOT_LIMIT:
+                self.verify(sha256)
+                return
+            with open(self._path(sha256), "rb", buffering=0) as f:
+                decode_bytes(f.read(), sha256, self._keys)
         except BlobCorrupt:
             self.quarantine(sha256)
             raise
@@ -313,7 +332,7 @@ class BlobStore:
 SYNCFS_BATCH = 16
 
 
-def _fsync_dir(d: Path) -> None:
+def _fsync_dir(d: str | Path) -> None:
     fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -341,6 +360,13 @@ def _syncfs(path: Path) -> bool:
         return _SYNCFS(fd) == 0
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> int:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    return len(data)
 
 
 def _unlink_quietly(path: str) -> None:

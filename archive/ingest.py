@@ -25,6 +25,7 @@ from archive import indexing
 from archive.blobstore import BlobBackend, get_store
 from archive.models import Blob, Folder, Message, ParkedMessage
 from archive.parsing import ParsedHeaders, parse_message
+from archive.rows import insert as insert_rows
 
 
 @dataclass
@@ -79,7 +80,7 @@ def store_messages(
                 folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
             ).values_list("uid", flat=True)
         )
-        created = Message.objects.bulk_create([r for r in rows if r.uid not in existing])
+        created = _insert_messages(folder, uidvalidity, [r for r in rows if r.uid not in existing])
         prepared.record(created)  # browser: index and references, in this same transaction
         ParkedMessage.objects.filter(
             folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
@@ -98,18 +99,30 @@ def fetched_for(created: list[Message]) -> list[FetchedMessage]:
     return [m._fetched for m in created]  # type: ignore[attr-defined]
 
 
+def _insert_messages(folder: Folder, uidvalidity: int, new: list[Message]) -> list[Message]:
+    """Insert the new rows and give them their primary keys (indexing needs them)."""
+    insert_rows(Message, new)
+    ids = dict(
+        Message.objects.filter(
+            folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in new]
+        ).values_list("uid", "pk")
+    )
+    for message in new:
+        message.pk = ids[message.uid]
+        message._state.adding = False
+    return new
+
+
 def _create_blobs(
     fetched: Sequence[FetchedMessage], stored: list[tuple[str, int]], now: datetime
 ) -> None:
-    rows = {}
+    new = {}
     for msg, (sha, stored_size) in zip(fetched, stored, strict=True):
-        rows.setdefault(sha, Blob(sha256=sha, size=len(msg.raw), stored_size=stored_size))
-        rows[sha].created_at = now
-    known = set(Blob.objects.filter(sha256__in=list(rows)).values_list("sha256", flat=True))
-    # ignore_conflicts: another worker may insert the same blob row at the same moment.
-    Blob.objects.bulk_create(
-        [row for sha, row in rows.items() if sha not in known], ignore_conflicts=True
-    )
+        new.setdefault(sha, Blob(sha256=sha, size=len(msg.raw), stored_size=stored_size))
+        new[sha].created_at = now
+    # Rows already there (the same bytes in another folder, or another worker inserting the same
+    # blob at this moment) are left as they are.
+    insert_rows(Blob, list(new.values()), ignore_conflicts=True)
 
 
 def _new_rows(

@@ -163,7 +163,7 @@ def _mark(piece: str) -> SafeString | str:
 
 
 def index_documents(pairs: Iterable) -> None:
-    """Add or replace the index rows of (Message, indexing.Document) pairs."""
+    """Add the index rows of (Message, indexing.Document) pairs (messages not yet indexed)."""
     rows = [(m.pk, *(_clean(getattr(d, f)) for f in FIELDS)) for m, d in pairs]
     if rows:
         _backend().write(rows)
@@ -219,8 +219,9 @@ def _backend():
 
 class _SQLite:
     def write(self, rows: list[tuple]) -> None:
+        # Only new messages are indexed (ingest, or a rebuild after clear), and SQLite never
+        # reuses a message id (AUTOINCREMENT): no row to replace, so no DELETE first.
         with connection.cursor() as c:
-            c.executemany("DELETE FROM archive_search WHERE rowid = %s", [(r[0],) for r in rows])
             c.executemany(
                 "INSERT INTO archive_search (rowid, subject, body, from_addr, to_addrs, "
                 "cc_addrs, attachments) VALUES (%s, %s, %s, %s, %s, %s, %s)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from archive.models import Message, MessageRef
+from archive.rows import insert as insert_rows
 
 MAX_CONVERSATION = 500
 MAX_ROUNDS = 20
@@ -24,7 +25,7 @@ def record_references(pairs: Iterable) -> None:
         for ref in doc.refs
         if ref != message.message_id
     ]
-    MessageRef.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    insert_rows(MessageRef, rows, ignore_conflicts=True)
 
 
 def conversation(message: Message) -> list[Message]:

@@ -183,16 +183,23 @@ def test_only_a_hash_can_become_a_path(store, name):
         store.path_for(name)
 
 
-def test_a_blob_that_reads_back_wrong_after_writing_is_quarantined(store, monkeypatch):
-    real_encode = blobformat.encode_to
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_a_blob_that_reads_back_wrong_after_writing_is_quarantined(store, monkeypatch, size):
+    # Small messages are encoded in memory (encode_bytes), large ones streamed (encode_to).
+    raw = sample_message() if size == "small" else big_message(blobformat.ONE_SHOT_LIMIT + 1)
+    real_bytes, real_stream = blobformat.encode_bytes, blobformat.encode_to
 
-    def damaging_encode(raw, sha256, key, out):
-        return real_encode(bytes(raw) + b"x", sha256, key, out)  # wrong bytes under the name
+    def damaging_bytes(raw, sha256, key):
+        return real_bytes(bytes(raw) + b"x", sha256, key)  # wrong bytes under the name
 
-    monkeypatch.setattr("archive.blobstore.encode_to", damaging_encode)
+    def damaging_stream(raw, sha256, key, out):
+        return real_stream(bytes(raw) + b"x", sha256, key, out)
+
+    monkeypatch.setattr("archive.blobstore.encode_bytes", damaging_bytes)
+    monkeypatch.setattr("archive.blobstore.encode_to", damaging_stream)
     with pytest.raises(BlobCorrupt):
-        store.put(sample_message())
-    sha = hashlib.sha256(sample_message()).hexdigest()
+        store.put(raw)
+    sha = hashlib.sha256(raw).hexdigest()
     assert not store.exists(sha)
     assert [p.name.split(".")[0] for p in store.quarantine_dir.iterdir()] == [sha]
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, transaction
 
+from archive import ingest
 from archive.blobstore import get_store
 from archive.ingest import FetchedMessage, park_message, store_messages
 from archive.models import Blob, Folder, Message, ParkedMessage
@@ -104,7 +105,7 @@ def test_a_crash_between_blob_write_and_row_commit_leaves_only_an_orphan_blob(
         raise RuntimeError("power cut")
 
     with monkeypatch.context() as m:
-        m.setattr(Message.objects, "bulk_create", crash)
+        m.setattr(ingest, "_insert_messages", crash)
         with pytest.raises(RuntimeError, match="power cut"):
             store_messages(folder, [fetched(1, raw)])
 
