@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from jobs.engine import errors, retry, state
-from jobs.engine.folder import Cancelled, Context, FolderBackup, is_connection_error
+from jobs.engine.folder import Cancelled, Context, FolderBackup, Suspects, is_connection_error
 from jobs.engine.imap import ImapSession, ServerFolder
 from jobs.engine.limits import Budget, BudgetExhausted, Throttle
 from jobs.engine.report import (
@@ -104,6 +104,8 @@ class _Run(retry.ReconnectingRun):
         self.fatal: BaseException | None = None
         self.unreachable: set[str] = set()  # folders given up because the server was gone
         self.missing: list[str] = []  # folders asked for by name that the server lacks
+        # Per folder: UIDs in flight when its connection broke, kept across its reconnects.
+        self.suspects: dict[str, Suspects] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -230,8 +232,13 @@ class _Run(retry.ReconnectingRun):
     def drop(self, session: ImapSession | None) -> None:
         return _drop_session(session)
 
+    def made_progress(self, server: ServerFolder) -> bool:
+        suspects = self.suspects.get(server.raw_name)
+        return suspects is not None and suspects.take_progress()
+
     def attempt(self, server: ServerFolder, session: ImapSession) -> FolderReport:
-        backup = FolderBackup(session, server, self.ctx)
+        suspects = self.suspects.setdefault(server.raw_name, Suspects())
+        backup = FolderBackup(session, server, self.ctx, suspects)
         try:
             report = backup.run()
         except Cancelled:

@@ -3,16 +3,18 @@
 The order of a pass: EXAMINE; re-key the folder if UIDVALIDITY changed (`remap.py`); apply flag
 changes and expunges since the last pass (CHANGEDSINCE/VANISHED, or a sweep); then fetch what is
 new (and what was parked) in batches bounded by bytes, each batch committed together with the
-cursor, so a killed run resumes after the last committed batch.
+cursor, so a killed run resumes after the last committed batch. A message whose FETCH breaks the
+connection every time is found and parked (`Suspects`), so it cannot fail the folder every run.
 """
 
 from __future__ import annotations
 
 import imaplib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain
 
 from imapclient.exceptions import IMAPClientAbortError
 
@@ -39,6 +41,52 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
 
 
+ISOLATE_AFTER = 2  # drops with a UID in flight before its batch is fetched one message at a time
+DROPS_TO_PARK = 3  # drops with a UID in flight (the last one fetched alone) before it is parked
+
+
+class Suspects:
+    """Which UIDs were in flight when the connection broke, across the reconnects of one folder
+    in one run (the retry loop starts a new FolderBackup per connection; this outlives them).
+
+    A network blip hits one batch once. A message that breaks the connection whenever it is
+    fetched (a server bug, a proxy, a timeout on a huge or damaged message) hits its batch again
+    and again: after the second drop that batch is fetched one message at a time, each committed
+    alone, and the message in flight at the third drop is parked with the reason, so the rest of
+    the folder completes. A UID parked for this by an earlier run is fetched alone, after
+    everything else, and parked again at its first drop: one reconnect per run, not a series."""
+
+    def __init__(self) -> None:
+        self.drops: dict[int, int] = {}
+        self.probed: set[int] = set()  # parked for drops by an earlier run
+        self.parked: set[int] = set()  # parked by this run: not fetched again in it
+        self.progressed = False  # something committed since the retry loop last asked
+
+    def dropped(self, uids: Iterable[int]) -> None:
+        for uid in uids:
+            self.drops[uid] = self.drops.get(uid, 0) + 1
+
+    def isolate(self, batch: list[int]) -> bool:
+        return len(batch) > 1 and any(self.drops.get(u, 0) >= ISOLATE_AFTER for u in batch)
+
+    def condemned(self) -> dict[int, int]:
+        """UID -> drops, for the UIDs to park now."""
+        return {
+            uid: n
+            for uid, n in self.drops.items()
+            if uid not in self.parked and n >= (1 if uid in self.probed else DROPS_TO_PARK)
+        }
+
+    def take_progress(self) -> bool:
+        progressed, self.progressed = self.progressed, False
+        return progressed
+
+
+def dropped_error(drops: int) -> str:
+    tries = f"{drops} attempts" if drops > 1 else "1 attempt, fetched alone"
+    return f"{state.DROPPED_EVERY_TIME} ({tries})"
+
+
 @dataclass
 class Context:
     """What every folder pass of one backup shares."""
@@ -52,7 +100,13 @@ class Context:
 
 
 class FolderBackup:
-    def __init__(self, session: ImapSession, server: ServerFolder, ctx: Context):
+    def __init__(
+        self,
+        session: ImapSession,
+        server: ServerFolder,
+        ctx: Context,
+        suspects: Suspects | None = None,
+    ):
         self.session = session
         self.server = server
         self.ctx = ctx
@@ -60,6 +114,7 @@ class FolderBackup:
         self.folder: Folder | None = None
         self.progress = FolderProgress(server.name, "running")
         self.fetched = 0
+        self.suspects = suspects or Suspects()
 
     def run(self) -> FolderReport:
         info = self.session.examine(self.server.raw_name)
@@ -104,16 +159,39 @@ class FolderBackup:
 
     def _to_fetch(self) -> dict[int, Meta]:
         folder, opts = self.folder, self.options
-        parked = state.parked_uids(folder)
+        self._park_condemned()
+        self.suspects.probed = state.parked_for_drops(folder)
+        parked = state.parked_uids(folder) - self.suspects.parked
         if opts.filtered:
             found = self.session.search_uids(since=opts.since, before=opts.before)
             new = set(found) - state.live_uids(folder) - parked
         else:
             new = set(self.session.search_uids(first_uid=folder.highest_uid + 1))
+        new -= self.suspects.parked
         meta = self.session.fetch_meta(new | parked) if (new or parked) else {}
         if opts.max_message_size:
             meta = {u: m for u, m in meta.items() if m.size <= opts.max_message_size}
         return meta
+
+    def _park_condemned(self) -> None:
+        """Park what broke the connection every time it was fetched (see Suspects)."""
+        for uid, drops in sorted(self.suspects.condemned().items()):
+            state.park(self.folder, uid, dropped_error(drops))
+            self.suspects.parked.add(uid)
+            self.suspects.progressed = True
+            self.ctx.log(f"{self.folder.name}: UID {uid} parked: {dropped_error(drops)}")
+
+    def _batches(self, sizes: dict[int, int]) -> Iterator[list[int]]:
+        """Batches by bytes; one message at a time in a batch that keeps breaking the
+        connection; UIDs parked for that by an earlier run alone and last, so they can cost
+        at most the reconnect after them."""
+        probed = sorted(u for u in sizes if u in self.suspects.probed)
+        rest = {u: s for u, s in sizes.items() if u not in self.suspects.probed}
+        for batch in chain(batches_by_bytes(rest, self.options.batch_bytes), [[u] for u in probed]):
+            if self.suspects.isolate(batch):
+                yield from ([uid] for uid in batch)
+            else:
+                yield batch
 
     # -- fetching and storing --------------------------------------------------------------
 
@@ -128,7 +206,7 @@ class FolderBackup:
         self.progress.total = len(sizes)
         self._report()
         cursor_ok = not self.options.filtered
-        batches = batches_by_bytes(sizes, self.options.batch_bytes)
+        batches = self._batches(sizes)
         read = partial(self._read_batch, sizes=sizes, known=known)
         # closing(): on an error the reader stops at once, before anyone else uses the session.
         with closing(prefetched(read, batches, depth=1)) as ahead:
@@ -137,6 +215,7 @@ class FolderBackup:
                     raise Cancelled
                 self._park(failed)
                 self._store(fetched, max(batch) if cursor_ok else None)
+                self.suspects.progressed = True
                 self.progress.done += len(batch)
                 self.progress.bytes += sum(len(f.raw) for f in fetched)
                 self._report()
@@ -146,7 +225,13 @@ class FolderBackup:
         if self.ctx.should_stop():
             raise Cancelled
         self.ctx.budget.reserve(sum(sizes[u] for u in batch))
-        fetched, failed = self._download([u for u in batch if u not in known])
+        bodies = [u for u in batch if u not in known]
+        try:
+            fetched, failed = self._download(bodies)
+        except Exception as exc:
+            if is_connection_error(exc):
+                self.suspects.dropped(bodies)  # these were in flight when it broke
+            raise
         fetched += self._from_archive([u for u in batch if u in known], known)
         return batch, fetched, failed
 

@@ -47,8 +47,14 @@ class ReconnectingRun:
     Subclasses provide `connect()`, `attempt(item, conn)`, `drop(conn)` (close a broken
     connection, return None), `stop_all(exc, item)`, `failed(item, exc, unreachable=False)`,
     `halt` (a threading.Event) and `ctx.log`. A worker keeps its connection in
-    `holder["conn"]` across the folders it takes.
+    `holder["conn"]` across the folders it takes. `made_progress(item)` may say that the
+    failed attempt got somewhere (committed a batch, parked a message that kept breaking the
+    connection): the count of reconnects then starts again, so a long folder on a flaky line,
+    or one with several such messages, is not given up while it advances.
     """
+
+    def made_progress(self, item: Any) -> bool:
+        return False
 
     def with_reconnect(self, item: Any, name: str, holder: dict) -> Any:
         attempt = 0
@@ -63,7 +69,7 @@ class ReconnectingRun:
                 if not (is_connection_error(exc) or isinstance(exc, errors.TransientError)):
                     return self.failed(item, exc)
                 holder["conn"] = self.drop(holder["conn"])
-                attempt += 1
+                attempt = 1 if self.made_progress(item) else attempt + 1
                 if attempt > RETRIES or self.halt.is_set():
                     return self.failed(item, exc, unreachable=True)
                 delay = backoff(attempt)

@@ -20,6 +20,9 @@ from jobs.engine.imap import FolderStatus, ServerFolder
 from jobs.engine.report import FolderReport
 
 UPDATE_CHUNK = 500
+# How a parked message's error starts when fetching it broke the connection every time: such a
+# UID is fetched alone, once per run (`jobs/engine/folder.py`, Suspects).
+DROPPED_EVERY_TIME = "the server dropped the connection every time this message was fetched"
 
 
 def current_folder(account, raw_name: str) -> Folder | None:
@@ -111,6 +114,17 @@ def parked_uids(folder: Folder) -> set[int]:
         ParkedMessage.objects.filter(folder=folder, uidvalidity=folder.uidvalidity or 0)
         .values_list("uid", flat=True)
     )  # fmt: skip
+
+
+def parked_for_drops(folder: Folder) -> set[int]:
+    """Parked UIDs whose fetch broke the connection every time."""
+    return set(
+        ParkedMessage.objects.filter(
+            folder=folder,
+            uidvalidity=folder.uidvalidity or 0,
+            error__startswith=DROPPED_EVERY_TIME,
+        ).values_list("uid", flat=True)
+    )
 
 
 def mark_deleted(folder: Folder, uids: Iterable[int]) -> int:

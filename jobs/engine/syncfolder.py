@@ -6,6 +6,8 @@ the destination by fingerprint (a hand-made copy, or an APPEND whose record a ki
 wrote) and what Gmail shows in a more specific folder; APPEND the remainder in byte-bounded
 batches, each recorded in the UID map as soon as the server accepted it; then carry over flag
 changes and deletions when the job asks for them; and end with a verification of the folder.
+A source message whose FETCH breaks the connection every time is found as in a backup
+(`folder.Suspects`) and left out, reported as refused, so the rest of the folder is copied.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.db import connection
 
 from jobs.engine import fingerprint, syncstate
 from jobs.engine.dest import Destination, Outgoing, headers_of, sizes_of
-from jobs.engine.folder import Cancelled
+from jobs.engine.folder import Cancelled, Suspects, dropped_error, is_connection_error
 from jobs.engine.imap import ImapSession, Meta, batches_by_bytes
 from jobs.engine.mapping import FolderMap
 from jobs.engine.prefetch import Behind, prefetched
@@ -39,6 +41,8 @@ class SyncContext:
     # Gmail: X-GM-MSGID -> destination folder, for messages copied by this run or earlier ones.
     gmail_seen: dict[int, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Source folder raw name -> UIDs in flight when its connection broke, across reconnects.
+    suspects: dict[str, Suspects] = field(default_factory=dict)
 
 
 def source_fingerprints(session: ImapSession, uids: list[int]) -> dict[int, str]:
@@ -61,6 +65,7 @@ class FolderSync:
         self.dest_uidvalidity: int | None = None
         # Destination UID -> (source UID, fingerprint sent, loose fingerprint) of this run.
         self.sent: dict[int, tuple[int, str, str]] = {}
+        self.suspects = ctx.suspects.setdefault(self.raw, Suspects())
 
     def run(self) -> SyncFolderReport:
         info = self.source.examine(self.raw)
@@ -73,6 +78,7 @@ class FolderSync:
         candidates = [u for u in candidates if u in meta]  # gone since the SEARCH: not copied
         candidates = self._dedupe_gmail(candidates, meta)
         candidates = self._match_existing(candidates, dest_exists)
+        candidates = self._leave_out_condemned(candidates)
         self.report.to_copy = len(candidates)
         self.report.to_copy_bytes = sum(meta[u].size for u in candidates)
         if self.options.dry_run:
@@ -174,6 +180,17 @@ class FolderSync:
             syncstate.record(pair, self.raw, self.uidvalidity, entries)
         return rest
 
+    def _leave_out_condemned(self, candidates: list[int]) -> list[int]:
+        """What broke the source connection every time it was fetched is not fetched again in
+        this run: it is reported as refused (sync has no parking table, so the next run tries
+        it again, at the same bounded cost)."""
+        suspects = self.suspects
+        suspects.parked |= set(suspects.condemned())
+        for uid in sorted(suspects.parked):
+            self.report.refused[uid] = "source: " + dropped_error(suspects.drops[uid])
+            self.ctx.log(f"{self.map.source.name}: UID {uid} left out: {self.report.refused[uid]}")
+        return [u for u in candidates if u not in suspects.parked]
+
     # -- copying ---------------------------------------------------------------------------
 
     def _copy(self, uids: list[int], meta: dict) -> None:
@@ -186,7 +203,7 @@ class FolderSync:
         # open about twice as fast as to one it must open for every APPEND.
         self.progress.total = len(uids)
         self._report_progress()
-        batches = batches_by_bytes(sizes, self.options.batch_bytes)
+        batches = self._batches(sizes)
         recorder = Behind(
             lambda item: self._record_batch(*item), on_exit=lambda: connection.close()
         )
@@ -215,8 +232,24 @@ class FolderSync:
             self.report.bytes = self.progress.bytes
             self._report_progress()
 
+    def _batches(self, sizes: dict[int, int]):
+        """Batches by bytes; one message at a time in a batch that keeps breaking the source
+        connection."""
+        for batch in batches_by_bytes(sizes, self.options.batch_bytes):
+            if self.suspects.isolate(batch):
+                yield from ([uid] for uid in batch)
+            else:
+                yield batch
+
     def _fetch(self, batch: list[int]) -> list:
-        return [] if self.ctx.should_stop() else self.source.fetch_bodies(batch)
+        if self.ctx.should_stop():
+            return []
+        try:
+            return self.source.fetch_bodies(batch)
+        except Exception as exc:
+            if is_connection_error(exc):
+                self.suspects.dropped(batch)  # these were in flight when it broke
+            raise
 
     def _record_batch(self, fetched: list, results: list) -> None:
         """Record what the destination accepted (checked against what it holds at the end)."""

@@ -1,0 +1,122 @@
+"""A message whose FETCH breaks the connection every time is found, parked and skipped; a
+connection that breaks once on it is only a blip."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from archive.models import Folder, ParkedMessage
+from jobs.engine.backup import BackupOptions, backup_account
+from jobs.engine.sync import SyncOptions, sync_accounts
+from tests.corpus import pick
+from tests.engine.conftest import archived, archived_bytes, make_account
+from tests.engine.syncing import count, mailbox
+from tests.servers.mailbox import append, connect, fetch_raw
+from tests.servers.proxy import PoisonProxy
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MARKER = b"X-Poison: yes"
+POISON = b"Subject: breaks the connection\r\nX-Poison: yes\r\n\r\nevery time\r\n"
+
+
+@pytest.fixture
+def poisoned_inbox(dovecot, mail_user):
+    """19 corpus messages in INBOX with the poison message in the middle; returns
+    (poison UID, the other UIDs, options whose batches hold several messages)."""
+    messages = pick(without=("malformed",), limit=19)
+    client = connect(dovecot, mail_user)
+    raws = [m.read() for m in messages]
+    uids = [append(client, "INBOX", raw) for raw in raws[:10]]
+    poison = append(client, "INBOX", POISON)
+    uids += [append(client, "INBOX", raw) for raw in raws[10:]]
+    client.logout()
+    assert not any(MARKER in raw for raw in raws)
+    return poison, uids, BackupOptions(batch_bytes=sum(map(len, raws)) // 4)
+
+
+def test_a_message_that_drops_the_connection_every_time_is_parked_and_the_rest_completes(
+    dovecot, mail_user, poisoned_inbox
+):
+    poison, others, options = poisoned_inbox
+    proxy = PoisonProxy(dovecot.imap_port, MARKER)
+    account = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
+    try:
+        report = backup_account(account, options)
+
+        assert report.state == "partial", report
+        inbox = next(f for f in report.folders if f.folder == "INBOX")
+        assert inbox.parked_uids == [poison] and str(poison) in report.error
+        parked = ParkedMessage.objects.get(folder__account=account, uid=poison)
+        expected = "the server dropped the connection every time this message was fetched"
+        assert parked.error == f"{expected} (3 attempts)"
+        rows = archived(account, "INBOX")
+        assert sorted(rows.values_list("uid", flat=True)) == others
+        client = connect(dovecot, mail_user)
+        for row in rows:
+            assert archived_bytes(row) == fetch_raw(client, "INBOX", row.uid)
+        assert Folder.objects.get(account=account, name="INBOX").highest_uid == max(others)
+        assert proxy.dropped == 3 and proxy.connections <= 5  # listing + 1 + 3 reconnects
+
+        # The next run fetches only the parked message, alone, and parks it again at once.
+        connections, dropped = proxy.connections, proxy.dropped
+        again = backup_account(account, options)
+        assert again.state == "partial" and again.messages_fetched == 0
+        assert proxy.dropped - dropped == 1 and proxy.connections - connections <= 3
+        parked.refresh_from_db()
+        assert parked.attempts == 2 and parked.error == f"{expected} (1 attempt, fetched alone)"
+    finally:
+        proxy.close()
+
+    # Once the server serves it, the next run archives it and nothing stays parked.
+    account.port = dovecot.imap_port
+    account.save()
+    fixed = backup_account(account, options)
+    assert fixed.state == "succeeded" and fixed.messages_fetched == 1
+    assert not ParkedMessage.objects.filter(folder__account=account).exists()
+    assert archived_bytes(archived(account, "INBOX").get(uid=poison)) == POISON
+
+
+@pytest.mark.parametrize("drops", [1, 2])
+def test_a_connection_that_breaks_on_a_message_only_once_or_twice_parks_nothing(
+    dovecot, mail_user, poisoned_inbox, drops
+):
+    poison, others, options = poisoned_inbox
+    proxy = PoisonProxy(dovecot.imap_port, MARKER, drops=drops)
+    account = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
+    logs: list[str] = []
+    try:
+        report = backup_account(account, options, log=logs.append)
+    finally:
+        proxy.close()
+    assert proxy.dropped == drops and sum("connection lost" in line for line in logs) == drops
+    assert report.state == "succeeded", report
+    assert not ParkedMessage.objects.filter(folder__account=account).exists()
+    rows = archived(account, "INBOX")
+    assert sorted(rows.values_list("uid", flat=True)) == sorted([*others, poison])
+
+
+def test_a_sync_leaves_out_a_source_message_that_drops_the_connection_and_copies_the_rest(
+    dovecot, dotted_dovecot, mail_user, poisoned_inbox
+):
+    poison, others, options = poisoned_inbox
+    dest_user = dotted_dovecot.add_user()
+    proxy = PoisonProxy(dovecot.imap_port, MARKER)
+    source = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
+    dest = make_account(dotted_dovecot, dest_user)
+    try:
+        report = sync_accounts(source, dest, SyncOptions(batch_bytes=options.batch_bytes))
+    finally:
+        proxy.close()
+
+    assert report.state == "partial" and proxy.dropped == 3
+    inbox = next(f for f in report.folders if f.folder == "INBOX")
+    error = "source: the server dropped the connection every time this message was fetched"
+    assert inbox.refused == {poison: f"{error} (3 attempts)"}
+    assert inbox.missing == [(poison, inbox.refused[poison])]
+    assert inbox.on_destination == len(others) == count(dotted_dovecot, dest_user, "INBOX")
+    on_source, copied = mailbox(dovecot, mail_user)["INBOX"], mailbox(dotted_dovecot, dest_user)
+    left_out = on_source - copied["INBOX"]
+    assert [sha for sha, _, _ in left_out] == [hashlib.sha256(POISON).hexdigest()]
