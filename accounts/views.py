@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -158,13 +159,14 @@ def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
         audit.record(request, "account.delete", account, archive_deleted=delete_archive)
         services.delete_account(account, delete_archive, request.user.get_username())
         kept = (
-            "and its archived mail were deleted"
+            "and its archived mail were deleted; the background cleanup frees the disk space"
             if delete_archive
             else "deleted; its archive is kept"
         )
         messages.success(request, f"Account {name} {kept}.")
         return redirect("accounts:list")
-    context = {"nav": "accounts", "account": account, "form": form}
+    grace = settings.BLOB_GC_GRACE_HOURS
+    context = {"nav": "accounts", "account": account, "form": form, "gc_grace_hours": grace}
     return render(request, "accounts/confirm_delete.html", context)
 
 

@@ -179,6 +179,10 @@ IMPORT_DIR = env.str("IMPORT_DIR", default="")
 # Background exports (archive/export_job.py) are written to DATA_DIR/exports; the jobs
 # housekeeping removes files older than EXPORT_RETENTION_DAYS (0 keeps them).
 EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
+# Blobs no message uses any more (e.g. after deleting an account with its archive) are removed
+# by the storage cleanup (archive/gc.py) once they are older than this many hours: a backup may
+# have written a blob whose message is not committed yet.
+BLOB_GC_GRACE_HOURS = env.int("BLOB_GC_GRACE_HOURS", default=24)
 # Self-hosted servers on a LAN are common, so internal hosts are allowed unless turned off.
 ALLOW_INTERNAL_HOSTS = env.bool("ALLOW_INTERNAL_HOSTS", default=True)
 CONNECTION_TIMEOUT = env.int("CONNECTION_TIMEOUT", default=20)

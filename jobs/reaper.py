@@ -6,6 +6,7 @@
 - A queued run whose Celery message was lost (Redis restarted empty) is sent again.
 - Jobs with "no successful run for N days" notifications are checked.
 - Background export files older than EXPORT_RETENTION_DAYS are removed.
+- Once an hour, blobs no message uses any more are collected (`archive/gc.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -31,7 +33,20 @@ def housekeeping() -> dict[str, int]:
         "resent": resend_lost_runs(),
         "stale_notified": notify_stale_jobs(),
         "exports_removed": purge_old_exports(),
+        "blobs_removed": collect_blobs(),
     }
+
+
+def collect_blobs() -> int:
+    """Blobs (and orphan files) removed from the store, when the hourly collection was due."""
+    from archive.gc import collect_if_due
+
+    try:
+        report = collect_if_due()
+    except (OSError, DatabaseError):  # like the exports: never stop the reaper's other work
+        logger.exception("blob garbage collection failed")
+        return 0
+    return report.rows_removed + report.orphans_removed if report else 0
 
 
 def purge_old_exports() -> int:

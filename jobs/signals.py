@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.signals import account_deleting
 from jobs import schedules
 from jobs.models import Job
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(post_save, sender=Job, dispatch_uid="jobs-sync-schedule")
@@ -27,3 +32,20 @@ def drop_jobs_of_deleted_account(sender, account, delete_archive: bool, **kwargs
     run history stays while its archive is kept)."""
     for job in Job.objects.filter(account=account):
         job.delete()
+
+
+@receiver(account_deleting, dispatch_uid="jobs-collect-blobs-of-deleted-archive")
+def collect_blobs_of_deleted_archive(sender, account, delete_archive: bool, **kwargs) -> None:
+    """Its messages go with the account; the blobs only they used are collected by a task
+    queued after the commit (never in the request: it re-reads every candidate blob)."""
+    if delete_archive:
+        transaction.on_commit(_queue_gc, robust=True)
+
+
+def _queue_gc() -> None:
+    from jobs.tasks import gc_blobs
+
+    try:
+        gc_blobs.delay()
+    except Exception as exc:  # Redis away: the hourly housekeeping collects them instead
+        logger.warning("could not queue the blob collection: %s", exc)

@@ -27,3 +27,11 @@ def fire_job(job_id: int) -> int | None:
 @shared_task(name="jobs.housekeeping")
 def housekeeping() -> dict[str, int]:
     return reaper.housekeeping()
+
+
+@shared_task(name="jobs.gc_blobs")
+def gc_blobs() -> dict[str, int]:
+    """Queued after an account is deleted with its archive: give its disk space back."""
+    from archive.gc import collect_garbage
+
+    return collect_garbage().counts()

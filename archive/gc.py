@@ -1,0 +1,394 @@
+"""Garbage collection of the blob store: give back the space of blobs no message uses any more.
+
+Blobs are shared (the same bytes in two folders or accounts are stored once), so deleting an
+archive deletes its Message rows and leaves the Blob rows and files: this module removes the
+ones nothing points at. `collect_garbage()` backs `manage.py gc_blobs`, the hourly run of the
+jobs housekeeping and the run queued after an account is deleted with its archive.
+
+What is removed, and when
+- A Blob row no Message references (Message is the only model that points at a blob: sync,
+  restore, import and export rows point at messages or accounts), whose row and file are both
+  older than BLOB_GC_GRACE_HOURS. The grace covers a backup that wrote a blob and has not yet
+  committed the row or message pointing at it.
+- A blob file with no Blob row (a crash between the blob write and the commit), older than the
+  grace; `.tmp-*` files of interrupted writes via `archive.verify.remove_stale_temp_files`.
+- Never anything in quarantine/, and never a blob that fails verification: every candidate is
+  re-read first; a damaged one is quarantined (SECURITY.md), one sealed with a key this
+  process lacks is left alone.
+
+How a blob is removed, and why it is safe against a concurrent ingest
+1. The Blob row goes with one conditional statement, `DELETE ... WHERE sha256 IN (...) AND
+   created_at < cutoff AND NOT EXISTS (a message pointing at it) RETURNING sha256`, in a
+   transaction; only the rows it returns are touched further. The created_at test spares a
+   row an ingest re-inserted meanwhile (a new row gets created_at = now). On SQLite the
+   transaction holds the one write lock (BEGIN IMMEDIATE), so no message can be committed
+   between the test and the delete. On PostgreSQL the database's own foreign key (deferred,
+   checked at commit) makes our commit fail if a message pointing at the row committed after
+   our NOT EXISTS was evaluated: the batch is then kept whole. An ingest that found the row
+   (its `INSERT ... ON CONFLICT DO NOTHING` skipped it) and commits its messages after our
+   commit fails its own commit the same way, so its batch rolls back and is retried, and the
+   retry writes the file again (it is no longer in the store).
+2. Inside that transaction, before the commit, the file is moved (renamed) into
+   `<ARCHIVE_ROOT>/gc-held/`, not deleted; if the transaction fails it is moved back. A crash
+   between the rename and the commit leaves a held file whose row still exists: step 3 puts it
+   back.
+3. Every run first looks at the held files: one whose hash has a Blob row again is put back
+   in the store (logged as a warning); one with no row that was set aside HOLD_SECONDS ago or
+   more is deleted, and only then is its space freed.
+
+The window step 3 closes: `archive/ingest.py` checks that a blob file exists (`put_many`; it
+skips writing the bytes if so) before its transaction, and only inside the transaction inserts
+the Blob row if it is missing, then its Message rows. If this collector deletes the row and
+moves the file between those two moments, the ingest re-creates the row and commits a message
+whose bytes are no longer in the store. Deleting the file right after our commit would lose
+them; holding it means the next run finds the row and puts the file back. Until then (at most
+one GC interval) reading that message fails with BlobMissing. An ingest spends seconds, at most
+minutes, between those two moments, far less than HOLD_SECONDS. Orphan files (no row to
+delete) are set aside the same way and put back if an ingest commits a row for them.
+Closing the window in ingest itself needs a change to archive/ingest.py: inside its transaction,
+after inserting the Blob rows, lock them (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite already
+holds the write lock) and check that every one still has its row and, for every blob it did
+not write itself, its file; if one does not, raise a TransientError so the batch rolls back
+and is retried (the retry's `put_many` then writes the file again). With step 2 moving the
+file before our commit, that check can never pass for a row we are deleting.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+import audit
+from archive.blobstore import TEMP_PREFIX, BlobError, BlobKeyError, BlobMissing, BlobStore
+from archive.blobstore import get_store as default_store
+from archive.models import Blob, Message
+from archive.verify import remove_stale_temp_files
+
+log = logging.getLogger(__name__)
+
+HELD_DIR = "gc-held"
+# How long a removed blob's file is kept aside before it is deleted (see the module docstring).
+HOLD_SECONDS = 3600
+# The housekeeping (every minute) collects at most this often: a run lists the whole store.
+INTERVAL_SECONDS = 3600
+TEMP_AGE_SECONDS = 3600  # remove_stale_temp_files' own default
+BATCH = 500
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+GOOD, DAMAGED, MISSING, YOUNG, UNREADABLE = "good", "damaged", "missing", "young", "unreadable"
+
+
+@dataclass
+class GcReport:
+    dry_run: bool = False
+    rows_removed: int = 0  # unreferenced Blob rows deleted (their files set aside)
+    orphans_removed: int = 0  # files without a Blob row set aside
+    bytes_removed: int = 0  # on disk, of the files set aside by this run
+    purged: int = 0  # held files deleted (set aside HOLD_SECONDS ago or more)
+    bytes_freed: int = 0  # disk space given back by this run
+    restored: int = 0  # held files put back: their hash has a row again
+    quarantined: int = 0  # candidates that failed verification: moved aside, never deleted
+    kept_young: int = 0  # unreferenced, but inside the grace period
+    unreadable: int = 0  # sealed with a key this process lacks: left alone
+    temp_files: int = 0  # stale `.tmp-*` files of interrupted writes
+
+    def counts(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "dry_run"}
+
+    @property
+    def changed(self) -> bool:
+        """Whether this run moved or deleted anything (what the audit log records)."""
+        done = ("rows_removed", "orphans_removed", "purged", "restored", "quarantined")
+        return not self.dry_run and any(getattr(self, name) for name in (*done, "temp_files"))
+
+    def summary(self) -> str:
+        would = "would be " if self.dry_run else ""
+        lines = [
+            f"{self.rows_removed} unreferenced blobs and {self.orphans_removed} blob files "
+            f"without a row {would}removed from the store ({_size(self.bytes_removed)}; "
+            f"the files are deleted {HOLD_SECONDS // 60} minutes later)",
+            f"{self.purged} held files {would}deleted: {_size(self.bytes_freed)} {would}freed",
+            f"{self.kept_young} unreferenced blobs kept: younger than "
+            f"{settings.BLOB_GC_GRACE_HOURS} h",
+        ]
+        extra = {
+            "restored (referenced again)": self.restored,
+            "quarantined (failed verification)": self.quarantined,
+            "left alone (encrypted with a key not configured)": self.unreadable,
+            "stale temporary files removed": self.temp_files,
+        }
+        lines += [f"{n} {what}" for what, n in extra.items() if n]
+        return "\n".join(lines)
+
+
+def collect_garbage(
+    *, dry_run: bool = False, now: float | None = None, store: BlobStore | None = None, actor=None
+) -> GcReport:
+    """Remove unreferenced blobs older than the grace period (see the module docstring)."""
+    store = store or default_store()
+    now = time.time() if now is None else now
+    report = GcReport(dry_run=dry_run)
+    if not store.blob_dir.is_dir():
+        return report  # no store here (or its volume is not mounted): nothing to judge
+    cutoff = now - settings.BLOB_GC_GRACE_HOURS * 3600
+    _handle_held(store, now, report)  # first: nothing set aside by this run is purged by it
+    _collect_rows(store, cutoff, now, report)
+    _collect_orphans(store, cutoff, now, report)
+    report.temp_files = _stale_temps(store, dry_run)
+    log.info("blob gc%s: %s", " (dry run)" if dry_run else "", report.counts())
+    if report.changed:
+        audit.record(actor, "archive.gc", None, **report.counts())
+    return report
+
+
+def collect_if_due(now: float | None = None, store: BlobStore | None = None) -> GcReport | None:
+    """The housekeeping's call: collect when the last run is INTERVAL_SECONDS old."""
+    store = store or default_store()
+    now = time.time() if now is None else now
+    if not store.blob_dir.is_dir():
+        return None
+    stamp = store.root / HELD_DIR / ".last-run"
+    try:
+        if stamp.stat().st_mtime > now - INTERVAL_SECONDS:
+            return None
+    except FileNotFoundError:
+        stamp.parent.mkdir(exist_ok=True)
+    stamp.touch()  # before the run: a housekeeping a minute later must not start another
+    os.utime(stamp, (now, now))
+    return collect_garbage(now=now, store=store)
+
+
+# -- unreferenced rows ------------------------------------------------------------------------
+
+
+def _collect_rows(store: BlobStore, cutoff: float, now: float, report: GcReport) -> None:
+    when = datetime.fromtimestamp(cutoff, UTC)
+    unreferenced = Blob.objects.filter(messages__isnull=True)
+    report.kept_young += unreferenced.filter(created_at__gte=when).count()
+    candidates = unreferenced.filter(created_at__lt=when).order_by("sha256")
+    hashes = candidates.values_list("sha256", flat=True)
+    last = ""  # keyset pages: rows are deleted as we go
+    while batch := list(hashes.filter(sha256__gt=last)[:BATCH]):
+        last = batch[-1]
+        verdicts = {sha: _judge(store, sha, cutoff) for sha in batch}
+        _tally_skipped(verdicts, report)
+        wanted = {sha: v for sha, v in verdicts.items() if v in (GOOD, DAMAGED, MISSING)}
+        if report.dry_run:
+            gone = list(wanted)
+            report.bytes_removed += sum(_file_size(store, s) for s in gone if wanted[s] == GOOD)
+        else:
+            gone = _delete_rows(store, wanted, when, now, report)
+        report.rows_removed += sum(1 for s in gone if wanted[s] != DAMAGED)
+        report.quarantined += sum(1 for s in gone if wanted[s] == DAMAGED)
+
+
+def _delete_rows(
+    store: BlobStore, wanted: dict[str, str], when: datetime, now: float, report: GcReport
+) -> list[str]:
+    """Delete the rows still unreferenced and set their files aside, in one transaction."""
+    moved: dict[str, int] = {}
+    try:
+        with transaction.atomic():
+            gone = _delete_unreferenced(list(wanted), when)
+            for sha in gone:
+                if wanted[sha] == DAMAGED:
+                    store.quarantine(sha)  # kept, never deleted; the row no longer claims it
+                elif wanted[sha] == GOOD and (size := _set_aside(store, sha, now)) is not None:
+                    moved[sha] = size
+    except Exception as exc:
+        for sha in moved:  # the rows are back: so are their files
+            _put_back(store, sha)
+        if not isinstance(exc, DatabaseError):
+            raise
+        # On PostgreSQL: a message was committed against one of these rows meanwhile.
+        log.warning("blob gc: a batch was referenced meanwhile; kept it", exc_info=True)
+        return []
+    report.bytes_removed += sum(moved.values())
+    return gone
+
+
+def _delete_unreferenced(hashes: list[str], created_before: datetime) -> list[str]:
+    if not hashes:
+        return []
+    q = connection.ops.quote_name
+    blob, message = q(Blob._meta.db_table), q(Message._meta.db_table)
+    blob_fk = f"{message}.{q(Message._meta.get_field('blob').column)}"
+    marks = ", ".join(["%s"] * len(hashes))
+    sql = (
+        f"DELETE FROM {blob} WHERE {blob}.{q('sha256')} IN ({marks})"
+        f" AND {blob}.{q('created_at')} < %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {message} WHERE {blob_fk} = {blob}.{q('sha256')})"
+        f" RETURNING {q('sha256')}"
+    )
+    cutoff = connection.ops.adapt_datetimefield_value(created_before)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*hashes, cutoff])
+        return [row[0] for row in cursor.fetchall()]
+
+
+# -- files without a row ----------------------------------------------------------------------
+
+
+def _collect_orphans(store: BlobStore, cutoff: float, now: float, report: GcReport) -> None:
+    batch: list[str] = []
+    for name in store.iter_hashes():
+        if _HASH.fullmatch(name):
+            batch.append(name)
+        if len(batch) >= BATCH:
+            _collect_orphan_batch(store, batch, cutoff, now, report)
+            batch = []
+    _collect_orphan_batch(store, batch, cutoff, now, report)
+
+
+def _collect_orphan_batch(
+    store: BlobStore, batch: list[str], cutoff: float, now: float, report: GcReport
+) -> None:
+    known = set(Blob.objects.filter(sha256__in=batch).values_list("sha256", flat=True))
+    verdicts = {sha: _judge(store, sha, cutoff) for sha in batch if sha not in known}
+    _tally_skipped(verdicts, report)
+    for sha, verdict in verdicts.items():
+        if verdict == GOOD:
+            dry = report.dry_run
+            size = _file_size(store, sha) if dry else _set_orphan_aside(store, sha, now)
+            if size is not None:
+                report.orphans_removed += 1
+                report.bytes_removed += size
+        elif verdict == DAMAGED:
+            if report.dry_run or (_still_orphan(sha) and store.quarantine(sha) is not None):
+                report.quarantined += 1
+
+
+def _still_orphan(sha: str) -> bool:
+    # An ingest may have committed a row for these bytes since the batch was listed.
+    return not Blob.objects.filter(sha256=sha).exists()
+
+
+def _set_orphan_aside(store: BlobStore, sha: str, now: float) -> int | None:
+    return _set_aside(store, sha, now) if _still_orphan(sha) else None
+
+
+# -- held files -------------------------------------------------------------------------------
+
+
+def _handle_held(store: BlobStore, now: float, report: GcReport) -> None:
+    """Put back held files whose hash has a row again; delete the others once held long enough."""
+    held = store.root / HELD_DIR
+    if not held.is_dir():
+        return
+    names = sorted(p.name for p in held.iterdir() if _HASH.fullmatch(p.name))
+    for i in range(0, len(names), BATCH):
+        batch = names[i : i + BATCH]
+        rows = set(Blob.objects.filter(sha256__in=batch).values_list("sha256", flat=True))
+        for sha in batch:
+            path = held / sha
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # another run handled it
+            if sha in rows:
+                report.restored += 1
+                if not report.dry_run:
+                    _restore(store, sha)
+            elif stat.st_mtime <= now - HOLD_SECONDS:
+                report.purged += 1
+                report.bytes_freed += stat.st_size
+                if not report.dry_run:
+                    path.unlink(missing_ok=True)
+
+
+def _restore(store: BlobStore, sha: str) -> None:
+    log.warning("blob gc: blob %s is referenced again; putting its held file back", sha)
+    if store.exists(sha):
+        (store.root / HELD_DIR / sha).unlink(missing_ok=True)  # the ingest wrote it again
+    else:
+        _put_back(store, sha)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _judge(store: BlobStore, sha: str, cutoff: float) -> str:
+    """Whether a candidate may go: its file is old enough and reads back with its hash."""
+    try:
+        if store.path_for(sha).stat().st_mtime >= cutoff:
+            return YOUNG
+        store.verify(sha)
+    except (FileNotFoundError, BlobMissing):
+        return MISSING
+    except BlobKeyError:
+        return UNREADABLE
+    except BlobError:
+        return DAMAGED
+    return GOOD
+
+
+def _tally_skipped(verdicts: dict[str, str], report: GcReport) -> None:
+    report.kept_young += sum(1 for v in verdicts.values() if v == YOUNG)
+    report.unreadable += sum(1 for v in verdicts.values() if v == UNREADABLE)
+
+
+def _set_aside(store: BlobStore, sha: str, now: float) -> int | None:
+    """Move a blob file into the held folder, stamped with the time it left; its size, or
+    None if it was not there."""
+    src = store.path_for(sha)
+    dest = store.root / HELD_DIR / sha
+    dest.parent.mkdir(exist_ok=True)
+    try:
+        size = src.stat().st_size
+        os.replace(src, dest)
+    except FileNotFoundError:
+        return None
+    os.utime(dest, (now, now))
+    return size
+
+
+def _put_back(store: BlobStore, sha: str) -> None:
+    dest = store.path_for(sha)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(store.root / HELD_DIR / sha, dest)
+    except FileNotFoundError:
+        pass
+
+
+def _file_size(store: BlobStore, sha: str) -> int:
+    for path in (store.path_for(sha), store.root / HELD_DIR / sha):
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return 0
+
+
+def _stale_temps(store: BlobStore, dry_run: bool) -> int:
+    if not dry_run:
+        try:
+            return remove_stale_temp_files(store, older_than=TEMP_AGE_SECONDS)
+        except FileNotFoundError:  # a write renamed its temp file while we listed: next run
+            return 0
+    cutoff = time.time() - TEMP_AGE_SECONDS
+    found = 0
+    for path in Path(store.blob_dir).glob(f"*/{TEMP_PREFIX}*"):
+        try:
+            found += path.stat().st_mtime < cutoff
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    for unit in ("KB", "MB", "GB"):
+        n /= 1024
+        if n < 1024 or unit == "GB":
+            break
+    return f"{n:.1f} {unit}"
