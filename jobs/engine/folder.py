@@ -265,8 +265,10 @@ class FolderBackup:
         try:
             return [_as_fetched(f) for f in self.session.fetch_bodies(uids)], []
         except imaplib.IMAP4.error as exc:
-            if is_connection_error(exc) or len(uids) == 1:
+            if is_connection_error(exc):
                 raise
+            if len(uids) == 1:  # alone already (a big one, or isolated): park it, go on
+                return [], [(uids[0], f"fetch failed: {exc}")]
         fetched: list[FetchedMessage] = []
         failed: list[tuple[int, str]] = []
         for uid in uids:

@@ -4,11 +4,14 @@ connection that breaks once on it is only a blip."""
 from __future__ import annotations
 
 import hashlib
+import imaplib
+from types import SimpleNamespace
 
 import pytest
 
 from archive.models import Folder, ParkedMessage
 from jobs.engine.backup import BackupOptions, backup_account
+from jobs.engine.folder import Context, FolderBackup, Suspects
 from jobs.engine.sync import SyncOptions, sync_accounts
 from tests.corpus import pick
 from tests.engine.conftest import archived, archived_bytes, make_account
@@ -79,6 +82,23 @@ def test_a_message_that_drops_the_connection_every_time_is_parked_and_the_rest_c
     assert archived_bytes(archived(account, "INBOX").get(uid=poison)) == POISON
 
 
+def test_a_message_whose_fetch_times_out_every_time_is_parked(
+    dovecot, mail_user, poisoned_inbox, settings
+):
+    settings.CONNECTION_TIMEOUT = 1  # also the read timeout once logged in
+    poison, others, options = poisoned_inbox
+    proxy = PoisonProxy(dovecot.imap_port, MARKER, stall=True)
+    account = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
+    try:
+        report = backup_account(account, options)
+    finally:
+        proxy.close()
+    assert report.state == "partial" and proxy.dropped == 3
+    parked = ParkedMessage.objects.get(folder__account=account)
+    assert parked.uid == poison and parked.error.endswith("fetched (3 attempts)")
+    assert sorted(archived(account, "INBOX").values_list("uid", flat=True)) == others
+
+
 @pytest.mark.parametrize("drops", [1, 2])
 def test_a_connection_that_breaks_on_a_message_only_once_or_twice_parks_nothing(
     dovecot, mail_user, poisoned_inbox, drops
@@ -120,3 +140,29 @@ def test_a_sync_leaves_out_a_source_message_that_drops_the_connection_and_copies
     on_source, copied = mailbox(dovecot, mail_user)["INBOX"], mailbox(dotted_dovecot, dest_user)
     left_out = on_source - copied["INBOX"]
     assert [sha for sha, _, _ in left_out] == [hashlib.sha256(POISON).hexdigest()]
+
+
+def test_suspects_isolate_a_batch_after_two_drops_and_condemn_at_the_third():
+    suspects = Suspects()
+    suspects.dropped([4, 5, 6])
+    assert not suspects.isolate([4, 5, 6]) and suspects.condemned() == {}
+    suspects.dropped([4, 5, 6])
+    assert suspects.isolate([3, 4, 5]) and not suspects.isolate([5])
+    suspects.dropped([5])
+    assert suspects.condemned() == {5: 3}
+    suspects.probed = {9}  # parked for drops by an earlier run: one drop is enough
+    suspects.dropped([9])
+    assert suspects.condemned() == {5: 3, 9: 1}
+
+
+def test_a_single_message_the_server_refuses_is_parked_instead_of_failing_the_folder():
+    class Refusing:
+        def fetch_bodies(self, uids, body=True):
+            raise imaplib.IMAP4.error("FETCH failed: NO [SERVERBUG] Internal error")
+
+    ctx = Context(None, BackupOptions(), print, lambda: False, print)
+    backup = FolderBackup(Refusing(), SimpleNamespace(name="INBOX"), ctx)
+    fetched, failed = backup._download([7])
+    assert fetched == [] and failed == [
+        (7, "fetch failed: FETCH failed: NO [SERVERBUG] Internal error")
+    ]

@@ -10,11 +10,12 @@ import threading
 class PoisonProxy:
     """Forwards TCP to `port`; a connection whose server->client stream contains `marker` is
     closed at once, before the chunk holding the marker reaches the client, so the FETCH that
-    asked for that message never completes. `drops` caps how many connections are cut (None:
-    every time). Counts the connections accepted and the ones cut."""
+    asked for that message never completes. With `stall`, the connection is left open and
+    silent instead, until the client gives up (its read timeout). `drops` caps how many
+    connections are cut (None: every time). Counts the connections accepted and the ones cut."""
 
-    def __init__(self, port: int, marker: bytes, drops: int | None = None):
-        self.target, self.marker, self.drops = port, marker, drops
+    def __init__(self, port: int, marker: bytes, drops: int | None = None, stall: bool = False):
+        self.target, self.marker, self.drops, self.stall = port, marker, drops, stall
         self.connections = 0
         self.dropped = 0
         self.lock = threading.Lock()
@@ -49,6 +50,8 @@ class PoisonProxy:
                 if watch:
                     seen, tail = tail + data, (tail + data)[-len(self.marker) :]
                     if self._cut_now(seen):
+                        if self.stall:
+                            return  # the other pump closes both when the client hangs up
                         break
                 dst.sendall(data)
         except OSError:
