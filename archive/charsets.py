@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import re
 
 # Names seen in real mail that Python does not know, or knows as something narrower.
@@ -47,8 +48,11 @@ _ALIASES = {
 }
 
 
+@functools.lru_cache(maxsize=512)
 def codec_for(charset: str | bytes | None) -> str:
-    """A Python codec name for a MIME charset label; utf-8 when the label is unknown."""
+    """A Python codec name for a MIME charset label; utf-8 when the label is unknown.
+
+    Cached: the same few labels come back for every message, and codecs.lookup is not free."""
     if isinstance(charset, bytes):
         charset = charset.decode("ascii", "replace")
     name = (charset or "").strip().strip('"').lower()
@@ -112,4 +116,11 @@ def decode_header_value(value: bytes) -> str:
     if pos < len(value):
         pieces.append((value[pos:], None))
     text = "".join(decode_text(data, cs or "utf-8") for data, cs in pieces)
+    return printable(text)
+
+
+def printable(text: str) -> str:
+    """`text` with control and other unprintable characters turned into spaces."""
+    if text.isprintable():  # nearly always: one pass in C instead of one call per character
+        return text
     return "".join(ch if ch.isprintable() or ch == " " else " " for ch in text)

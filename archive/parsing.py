@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from archive.charsets import decode_header_value, decode_text
+from archive.charsets import decode_header_value, decode_text, printable
 
 MAX_HEADER_BYTES = 100_000
 MAX_DEPTH = 50
@@ -27,6 +27,8 @@ MAX_MESSAGE_ID = 998
 _FIELD_RE = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _LINE_RE = re.compile(rb"\r\n|\n|\r")
 _BLANK_LINE_RE = re.compile(rb"\r?\n\r?\n")
+# The end of a header block with LF or CRLF line breaks: a line feed, then an empty line.
+_HEADER_END_RE = re.compile(rb"\n\r?\n")
 _WANTED = {b"message-id", b"subject", b"from", b"to", b"cc", b"date", b"content-type",
            b"content-disposition", b"content-id", b"content-transfer-encoding",
            b"in-reply-to", b"references"}  # fmt: skip
@@ -107,6 +109,9 @@ def read_header_block(
     Reads at most MAX_HEADER_BYTES; a header block that goes on longer is cut there (noted).
     """
     limit = min(end, start + MAX_HEADER_BYTES)
+    found = _well_formed_header_block(raw, start, limit)
+    if found is not None:
+        return found
     fields: dict[bytes, list[bytes]] = {}
     notes: list[str] = []
     pos, current = start, None
@@ -135,6 +140,35 @@ def read_header_block(
         blank = _BLANK_LINE_RE.search(raw, limit, end)
         return fields, (blank.end() if blank else end), notes
     return fields, end, notes
+
+
+def _well_formed_header_block(
+    raw: bytes, start: int, limit: int
+) -> tuple[dict[bytes, list[bytes]], int, list[str]] | None:
+    """The common case read fast: an empty line ends the block within the limit and every line
+    before it is a field or a continuation. Finds the empty line and splits the lines in C
+    instead of searching line by line; None when the careful loop must decide."""
+    blank = _HEADER_END_RE.search(raw, start, limit)
+    if blank is None or raw[start : start + 1] in (b"\r", b"\n"):
+        return None
+    block = raw[start : blank.start() + 1]
+    if block.count(b"\r") != block.count(b"\r\n"):
+        return None  # a lone CR line break (old Mac mail): the careful loop knows them
+    fields: dict[bytes, list[bytes]] = {}
+    current = None
+    for line in block.splitlines():
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current[-1] += b" " + line.strip()
+            continue
+        fm = _FIELD_RE.match(line)
+        if fm is None:
+            return None  # not a header line: where the block ends is the careful loop's call
+        name = fm.group(1).lower()
+        current = fields.setdefault(name, []) if name in _WANTED else None
+        if current is not None:
+            current.append(line[fm.end() :].strip())
+    return fields, blank.end(), []
 
 
 def _fill_envelope(result: ParsedHeaders, fields: dict[bytes, list[bytes]]) -> None:
@@ -170,11 +204,14 @@ def addresses(raw_values: list[bytes], cap: int) -> str:
     return " ".join(", ".join(p for p in out if p).split())[:cap]
 
 
+_NEEDS_TOKENS = re.compile(r'["(<\\]')
 _ADDR_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|\((?:[^()\\]|\\.)*\)?|<[^<>]*>?|,|[^",(<]+|.', re.S)
 
 
 def split_addresses(text: str) -> list[str]:
     """Split an address list on commas outside quotes, angle brackets and comments."""
+    if not _NEEDS_TOKENS.search(text):  # no quotes, comments or angle brackets: commas split
+        return [p.strip() for p in text.split(",") if p.strip()]
     pieces: list[str] = []
     current: list[str] = []
     for m in _ADDR_TOKEN.finditer(text):
@@ -213,6 +250,8 @@ def _unquote(name: str) -> str:
 
 
 def _decode_words(text: str) -> str:
+    if "=?" not in text:  # no encoded word: nothing to decode
+        return " ".join(printable(text).split())
     return " ".join(decode_header_value(text.encode("utf-8")).split())
 
 
