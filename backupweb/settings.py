@@ -116,11 +116,13 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while a worker writes; the timeout rides out short locks.
+    # A checkpoint every 40 MB of WAL instead of 4 MB: during a backup the default made every
+    # other batch commit wait for a checkpoint and its fsyncs.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;",
         }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
