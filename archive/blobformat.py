@@ -39,7 +39,9 @@ TAG_LEN = 16
 CHUNK = 1 << 20
 # Below this stored size a blob is decoded in one shot (faster); above it, streamed.
 ONE_SHOT_LIMIT = 4 << 20
-ZSTD_LEVEL = 3
+# Level 1, not zstd's default 3: a quarter less CPU per backup for archives 1.4% larger (measured
+# on 20,000 bench messages: 0.89 s vs 1.26 s, ratio 0.494 vs 0.487); decompression is as fast.
+ZSTD_LEVEL = 1
 MAX_SIZE = 1 << 36  # 64 GiB: far beyond any message
 
 
