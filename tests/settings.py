@@ -4,10 +4,22 @@ DATA_DIR is put in the environment so the Celery workers the tests start (with t
 settings module) share the same keys and test database file.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="bw-test-data-"))
+
+def _remove_when_done(path: str, owner: int) -> None:
+    # Only the process that made the directory removes it, when it ends: the servers and
+    # worker processes the tests start inherit DATA_DIR and must not take it away.
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+if "DATA_DIR" not in os.environ:
+    os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="bw-test-data-")
+    atexit.register(_remove_when_done, os.environ["DATA_DIR"], os.getpid())
 
 from backupweb.settings import *  # noqa: E402,F403
 from backupweb.settings import DATA_DIR, DATABASES  # noqa: E402
