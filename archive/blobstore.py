@@ -116,7 +116,7 @@ class BlobStore:
         return self.blob_dir / sha256[:2] / sha256
 
     def exists(self, sha256: str) -> bool:
-        return self.path_for(sha256).is_file()
+        return os.path.isfile(self._path(_check_hash(sha256)))
 
     def stored_size(self, sha256: str) -> int:
         try:

@@ -36,21 +36,13 @@ How a blob is removed, and why it is safe against a concurrent ingest
    in the store (logged as a warning); one with no row that was set aside HOLD_SECONDS ago or
    more is deleted, and only then is its space freed.
 
-The window step 3 closes: `archive/ingest.py` checks that a blob file exists (`put_many`; it
-skips writing the bytes if so) before its transaction, and only inside the transaction inserts
-the Blob row if it is missing, then its Message rows. If this collector deletes the row and
-moves the file between those two moments, the ingest re-creates the row and commits a message
-whose bytes are no longer in the store. Deleting the file right after our commit would lose
-them; holding it means the next run finds the row and puts the file back. Until then (at most
-one GC interval) reading that message fails with BlobMissing. An ingest spends seconds, at most
-minutes, between those two moments, far less than HOLD_SECONDS. Orphan files (no row to
-delete) are set aside the same way and put back if an ingest commits a row for them.
-Closing the window in ingest itself needs a change to archive/ingest.py: inside its transaction,
-after inserting the Blob rows, lock them (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite already
-holds the write lock) and check that every one still has its row and, for every blob it did
-not write itself, its file; if one does not, raise a TransientError so the batch rolls back
-and is retried (the retry's `put_many` then writes the file again). With step 2 moving the
-file before our commit, that check can never pass for a row we are deleting.
+The race with an ingest that found a blob stored (`put_many` then skips writing its bytes)
+before this collector removed it: inside its transaction the ingest checks that every blob of
+its batch is still in the store (`archive.ingest._check_still_stored`, after locking the rows on
+PostgreSQL; SQLite's write lock already keeps us out) and fails the batch otherwise; the retry
+writes the bytes again. Because step 2 moves the file before our commit, a row we are removing
+never passes that check. Step 3 remains the safety net for a crash between the rename and
+the commit.
 """
 
 from __future__ import annotations

@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from archive import indexing
-from archive.blobstore import BlobBackend, get_store
+from archive.blobstore import BlobBackend, BlobMissing, get_store
 from archive.models import Blob, Folder, Message, ParkedMessage
 from archive.parsing import ParsedHeaders, parse_message
 from archive.rows import insert as insert_rows
@@ -75,6 +75,7 @@ def store_messages(
     rows = _new_rows(folder, uidvalidity, fetched, stored, parsed, set(), now)
     with transaction.atomic():
         _create_blobs(fetched, stored, now)
+        _check_still_stored(store, {sha for sha, _ in stored})
         existing = set(
             Message.objects.filter(
                 folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
@@ -111,6 +112,22 @@ def _insert_messages(folder: Folder, uidvalidity: int, new: list[Message]) -> li
         message.pk = ids[message.uid]
         message._state.adding = False
     return new
+
+
+def _check_still_stored(store: BlobBackend, hashes: set[str]) -> None:
+    """Fail the batch if the garbage collector (`archive/gc.py`) took a blob away between
+    `put_many` (which found it stored and did not write it) and this transaction: its retry then
+    writes the bytes again. The collector moves a file before it commits the removal of its row,
+    and cannot remove a row this transaction holds (SQLite's write lock; the rows locked on
+    PostgreSQL), so a blob seen here stays until the messages pointing at it are committed."""
+    if connection.features.has_select_for_update:
+        list(Blob.objects.select_for_update().filter(sha256__in=hashes).values_list("pk"))
+    missing = sorted(sha for sha in hashes if not store.exists(sha))
+    if missing:
+        raise BlobMissing(
+            f"{len(missing)} blob(s) of this batch were removed by the cleanup while it was "
+            "being stored; the batch is stored again."
+        )
 
 
 def _create_blobs(

@@ -236,6 +236,12 @@ class _SyncRun(retry.ReconnectingRun):
     def sync_folder(self, entry: FolderMap, holder: dict) -> SyncFolderReport:
         return self.with_reconnect(entry, entry.source.name, holder)
 
+    def made_progress(self, entry: FolderMap) -> bool:
+        """A failed attempt that copied something or left a bad message out starts the count of
+        reconnects again, so two bad messages in one folder do not use up its retries."""
+        suspects = self.ctx.suspects.get(entry.source.raw_name)
+        return suspects is not None and suspects.take_progress()
+
     def drop(self, pair):
         return _drop(pair)
 

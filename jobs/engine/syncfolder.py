@@ -185,7 +185,9 @@ class FolderSync:
         this run: it is reported as refused (sync has no parking table, so the next run tries
         it again, at the same bounded cost)."""
         suspects = self.suspects
-        suspects.parked |= set(suspects.condemned())
+        condemned = set(suspects.condemned()) - suspects.parked
+        suspects.parked |= condemned
+        suspects.progressed |= bool(condemned)
         for uid in sorted(suspects.parked):
             self.report.refused[uid] = "source: " + dropped_error(suspects.drops[uid])
             self.ctx.log(f"{self.map.source.name}: UID {uid} left out: {self.report.refused[uid]}")
@@ -227,6 +229,7 @@ class FolderSync:
             results = self.dest.append(self.target, outgoing)
             recorder.put((fetched, results))
             self.dest.raise_if_over_quota(results)
+            self.suspects.progressed = True
             self.progress.done += len(fetched)
             self.progress.bytes += sum(len(f.raw) for f in fetched)
             self.report.bytes = self.progress.bytes

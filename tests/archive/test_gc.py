@@ -257,6 +257,32 @@ def test_a_row_re_created_after_it_was_listed_is_not_deleted(alice, store, monke
     assert Blob.objects.filter(sha256=sha).exists() and in_store(store, sha)
 
 
+@pytest.mark.postgres
+def test_an_ingest_that_loses_its_blob_to_the_cleanup_fails_and_its_retry_stores_it_again(
+    alice, bob, store, monkeypatch
+):
+    (sha,) = archive(alice, "collected mid-ingest")
+    Message.objects.all().delete()
+    age(store, [sha], GRACE + HOUR)
+    real_put_many = store.put_many
+
+    def put_many_then_the_cleanup_runs(raws):
+        stored = real_put_many(raws)  # finds the blob in the store: writes nothing
+        assert gc.collect_garbage().rows_removed == 1  # row deleted, file set aside
+        return stored
+
+    monkeypatch.setattr(store, "put_many", put_many_then_the_cleanup_runs)
+    fetched = FetchedMessage(
+        uid=1, raw=raw("collected mid-ingest"), flags=[], internal_date=None, size=0
+    )
+    with pytest.raises(BlobMissing, match="removed by the cleanup"):
+        store_messages(bob, [fetched], store=store)
+    assert not Message.objects.exists()  # nothing points at the missing bytes
+    monkeypatch.undo()
+    (message,) = store_messages(bob, [fetched], store=store)  # the retry writes them again
+    assert message.blob_id == sha and store.get(sha) == raw("collected mid-ingest")
+
+
 def test_a_held_blob_that_an_ingest_referenced_again_is_put_back(alice, bob, store):
     (sha,) = archive(alice, "re-added account")
     Message.objects.all().delete()

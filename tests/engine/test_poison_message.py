@@ -142,6 +142,30 @@ def test_a_sync_leaves_out_a_source_message_that_drops_the_connection_and_copies
     assert [sha for sha, _, _ in left_out] == [hashlib.sha256(POISON).hexdigest()]
 
 
+def test_a_sync_with_two_bad_messages_in_one_folder_leaves_out_both_and_copies_the_rest(
+    dovecot, dotted_dovecot, mail_user, poisoned_inbox
+):
+    # The reconnect budget (5) starts again after every attempt that copied something or left
+    # a bad message out, so several bad messages in one folder do not fail it.
+    poison, others, options = poisoned_inbox
+    client = connect(dovecot, mail_user)
+    second = append(client, "INBOX", POISON.replace(b"every time", b"again"))
+    client.logout()
+    dest_user = dotted_dovecot.add_user()
+    proxy = PoisonProxy(dovecot.imap_port, MARKER)
+    source = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
+    dest = make_account(dotted_dovecot, dest_user)
+    try:
+        report = sync_accounts(source, dest, SyncOptions(batch_bytes=options.batch_bytes))
+    finally:
+        proxy.close()
+
+    assert report.state == "partial"
+    inbox = next(f for f in report.folders if f.folder == "INBOX")
+    assert sorted(inbox.refused) == [poison, second]
+    assert inbox.on_destination == len(others) == count(dotted_dovecot, dest_user, "INBOX")
+
+
 def test_suspects_isolate_a_batch_after_two_drops_and_condemn_at_the_third():
     suspects = Suspects()
     suspects.dropped([4, 5, 6])
