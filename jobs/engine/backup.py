@@ -177,6 +177,9 @@ class _Run(retry.ReconnectingRun):
     def run_parallel(self, work: list[ServerFolder]) -> None:
         if not work:
             return
+        # Biggest folders first: a big INBOX taken last would leave the other workers idle
+        # while one connection works through it alone.
+        work = sorted(work, key=lambda f: -(f.status.messages if f.status else 0))
         processes = self.processes_for(work)
         if processes > 1:
             from jobs.engine.procs import run_in_processes

@@ -148,3 +148,19 @@ def test_asking_for_a_folder_the_server_lacks_is_a_failure_not_an_empty_success(
     assert [f.folder for f in report.folders if f.state == "failed"] == ["Nope"]
     alone = backup_account(account, BackupOptions(folders=["Nope"]))
     assert alone.state == "failed" and "no such folder" in alone.error
+
+
+def test_the_biggest_folders_are_backed_up_first(dovecot, mail_user):
+    client = connect(dovecot, mail_user)
+    sizes = {"Small": 1, "Big": 4, "Middle": 2}
+    for name, count in sizes.items():
+        client.create_folder(name)
+        for i in range(count):
+            append(client, name, f"Subject: {name} {i}\r\n\r\nbody\r\n".encode())
+    client.logout()
+    account = make_account(dovecot, mail_user, max_connections=1)  # one worker: one order
+    events = []
+    report = backup_account(account, BackupOptions(include=list(sizes)), progress=events.append)
+    assert report.state == "succeeded", report
+    started = [e.folder for e in events if e.state == "running"]
+    assert list(dict.fromkeys(started)) == ["Big", "Middle", "Small"]
