@@ -34,7 +34,7 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
     # Forking skips a child's half second of importing and setting up Django, but is only safe
     # in a process with no other thread (one could hold a lock the child would then wait on
     # forever): the command line, not a Celery worker, whose run reports progress in a thread.
-    ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 and not os.environ.get("XSPAWN") else "spawn")
+    ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
     todo, events, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     for folder in work:
         todo.put(folder)
