@@ -84,3 +84,23 @@ def test_sigkill_at_any_moment_then_a_rerun_loses_nothing_and_duplicates_nothing
         assert archived_bytes(row) == fetch_raw(client, s.folder, s.uid)
     assert Message.objects.filter(folder__account=account).count() == len(seeded)
     assert not ParkedMessage.objects.filter(folder__account=account).exists()
+
+
+def test_a_large_backup_from_the_command_line_runs_in_worker_processes(dovecot, mail_user):
+    # The command line forks its worker process (it has no other thread); a Celery worker
+    # spawns it (tests/jobs/test_worker.py).
+    seeded = seed_mailbox(dovecot, mail_user, pick(without=("malformed",), limit=12))
+    account = make_account(dovecot, mail_user)
+    os.environ["BACKUP_PROCESS_THRESHOLD"] = "1"
+    try:
+        proc = command(account.name)
+    finally:
+        del os.environ["BACKUP_PROCESS_THRESHOLD"]
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert b"worker processes" in out
+    assert f"all {len(seeded)} messages on the server are in the archive".encode() in out
+    client = connect(dovecot, mail_user)
+    for s in seeded:
+        row = archived(account, s.folder).get(uid=s.uid)
+        assert archived_bytes(row) == fetch_raw(client, s.folder, s.uid)
