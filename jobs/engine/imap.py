@@ -215,8 +215,31 @@ class ImapSession:
             items.append("X-GM-MSGID")
         found: dict[int, Meta] = {}
         for chunk in _chunked(sorted(uids), UIDS_PER_COMMAND):
+            if items == ["RFC822.SIZE"]:
+                found.update(self._fetch_sizes(chunk))
+                continue
             for uid, data in self.client.fetch(chunk, items).items():
                 found[uid] = _meta(uid, data)
+        return found
+
+    def _fetch_sizes(self, uids: list[int]) -> dict[int, Meta]:
+        """UID and size only, the common case, read with one pattern per line: the general
+        response parser cost about half a second per 20,000 messages."""
+        imap = self.client._imap
+        tag = imap._command("UID", "FETCH", sequence_set(uids), "(RFC822.SIZE)")
+        typ, data = imap._command_complete("FETCH", tag)
+        _check(typ, data, "UID FETCH")
+        found: dict[int, Meta] = {}
+        slow: list = []
+        for line in imap.untagged_responses.pop("FETCH", []):
+            m = _SIZE_LINE.match(line) if isinstance(line, bytes) else None
+            if m is None:
+                slow.append(line)
+            else:
+                uid = int(m.group("uid") or m.group("uid2"))
+                found[uid] = Meta(uid=uid, size=int(m.group("size") or m.group("size2")))
+        for uid, values in parse_fetch_response(slow, False, True).items():
+            found[uid] = _meta(uid, values)
         return found
 
     def fetch_bodies(self, uids: list[int], body: bool = True) -> list[Fetched]:
@@ -450,6 +473,11 @@ def _fetched(uid: int, data: dict) -> Fetched:
 
 # The usual shape of a body FETCH answer, parsed without imapclient's general (and, for 20,000
 # messages, costly) tokenizer; anything else falls back to it.
+# "12 (UID 345 RFC822.SIZE 6789)" in either order of the two items.
+_SIZE_LINE = re.compile(
+    rb"^\d+ \((?:UID (?P<uid>\d+) RFC822\.SIZE (?P<size>\d+)"
+    rb"|RFC822\.SIZE (?P<size2>\d+) UID (?P<uid2>\d+))\)$"
+)
 _FAST_PREFIX = re.compile(rb"^\d+ \((?P<items>.*) BODY\[\] \{\d+\}$", re.S)
 _FAST_ITEMS = {
     b"UID": re.compile(rb"(?:^| )UID (\d+)"),

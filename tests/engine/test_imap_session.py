@@ -117,3 +117,17 @@ def test_the_fast_fetch_parser_agrees_with_imapclient(dovecot, seeded):
     for uid, data in theirs.items():
         assert mine[uid].raw == data[b"BODY[]"]
         assert mine[uid].internal_date == data[b"INTERNALDATE"]
+
+
+def test_the_fast_size_fetch_agrees_with_imapclient(dovecot, seeded):
+    from jobs.engine.imap import _SIZE_LINE
+
+    assert _SIZE_LINE.match(b"2 (RFC822.SIZE 77 UID 9)").group("uid2") == b"9"
+    assert _SIZE_LINE.match(b"3 (UID 5 RFC822.SIZE 1 FLAGS ())") is None  # the general parser
+    s = session(dovecot, seeded)
+    s.examine("INBOX")
+    mine = s.fetch_meta([1, 2, 3, 4, 99])
+    theirs = s.client.fetch([1, 2, 3, 4], ["RFC822.SIZE"])
+    assert {uid: m.size for uid, m in mine.items()} == {
+        uid: data[b"RFC822.SIZE"] for uid, data in theirs.items()
+    }
