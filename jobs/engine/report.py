@@ -8,7 +8,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+# Bytes of message bodies per FETCH and per committed batch. 16 MiB rather than 8: a backup of
+# 20,000 messages took about 5% less time (fewer commits and search-index segments to merge)
+# with the same peak memory, which the largest messages set, not the batches.
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
