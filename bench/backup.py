@@ -2,6 +2,14 @@
 floor, against the same local Dovecot with the same mailbox. A script, never a test.
 
     .venv/bin/python bench/backup.py [--messages 20000] [--folders 40] [--skip offlineimap]
+                                     [--repeat 3]
+
+With --repeat N every tool makes N full backups, each into a fresh place, taking turns; the
+table shows each run and the median, and the ratio is of the medians. Single runs vary by 10-20%
+on a small virtual machine. On ext4 without a journal (as here), creating files soon after many
+were deleted is several times slower for up to five minutes (the kernel skips recently freed
+inodes): the work directories are therefore removed only at the end, and a second benchmark
+started right after the first one is slower for every tool.
 
 The mailbox is written straight into Dovecot's Maildir (APPENDing 20,000 messages would take
 longer than the benchmark): sizes follow the corpus (messages sampled from it, each made unique
@@ -317,10 +325,23 @@ def measure(tool, run: str, messages: int) -> Result:
     lines = err.decode(errors="replace").strip().splitlines()
     note = "" if code == 0 else (lines[-1] if lines else f"exit status {code}")
     maildir = getattr(tool, "maildir", None)
-    if maildir is not None and run == "full":  # how many messages the peer actually copied
+    if maildir is not None and run.startswith("full"):  # how many messages the peer copied
         copied = sum(1 for f in maildir.rglob("*") if f.parent.name in ("cur", "new"))
         note = f"{note} ({copied:,} of {messages:,} messages copied)".strip()
     return Result(tool.name, run, seconds, peak, messages, code == 0, note, total)
+
+
+def with_medians(results: list[Result]) -> list[Result]:
+    """The runs, then each tool's median full run (by time), named "full median"."""
+    medians = []
+    for tool in dict.fromkeys(r.tool for r in results):
+        runs = sorted(
+            (r for r in results if r.tool == tool and r.run.startswith("full ")),
+            key=lambda r: r.seconds,
+        )
+        if len(runs) > 1:
+            medians.append(Result(**{**vars(runs[len(runs) // 2]), "run": "full median"}))
+    return results + medians
 
 
 def print_results(results: list[Result], total_bytes: int) -> None:
@@ -328,19 +349,19 @@ def print_results(results: list[Result], total_bytes: int) -> None:
     with_total = any(r.total_mb == r.total_mb for r in results)  # NaN: not measured
     total_head = f"{'all MB':>8}" if with_total else ""
     print(
-        f"\n{'tool':<14}{'run':<11}{'wall s':>9}{'msg/s':>10}{'MB/s':>8}{'peak MB':>9}"
+        f"\n{'tool':<14}{'run':<13}{'wall s':>9}{'msg/s':>10}{'MB/s':>8}{'peak MB':>9}"
         f"{total_head}  ratio"
     )
     ours = {r.run: r for r in results if r.tool == "backupweb"}
     for r in results:
         mine = ours.get(r.run)
         ratio = f"{r.seconds / mine.seconds:5.2f}x backupweb's time" if mine else ""
-        full = r.run == "full"
+        full = r.run.startswith("full")
         mbps = total_bytes / 1e6 / r.seconds if full and r.seconds else 0
         flag = f"  {r.note}" if r.ok else f"  FAILED {r.note}"
         total = f"{r.total_mb:>8.0f}" if with_total else ""
         print(
-            f"{r.tool:<14}{r.run:<11}{r.seconds:>9.2f}{r.rate if full else 0:>10.0f}"
+            f"{r.tool:<14}{r.run:<13}{r.seconds:>9.2f}{r.rate if full else 0:>10.0f}"
             f"{mbps:>8.1f}{r.peak_mb:>9.0f}{total}  {ratio}{flag}"
         )
 
@@ -350,6 +371,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--folders", type=int, default=40)
     parser.add_argument("--skip", action="append", default=[], help="tool name to skip")
+    parser.add_argument("--repeat", type=int, default=1, help="full backups per tool")
     args = parser.parse_args()
     args.skip += sorted(ensure_peers())
     work = Path(tempfile.mkdtemp(prefix="bw-bench-"))
@@ -363,16 +385,21 @@ def main() -> None:
         )
         warm = RawFloor(work, dovecot, user)  # lets Dovecot build its indexes before timing
         warm.run()
-        tools = [RawFloor, Backupweb, Mbsync, OfflineImap]
-        tools = [t(work, dovecot, user) for t in tools if t.name not in args.skip]
+        kinds = [t for t in (RawFloor, Backupweb, Mbsync, OfflineImap) if t.name not in args.skip]
         results = []
-        for run in ("full", "no-change"):
+        for i in range(args.repeat):
+            place = work / f"run{i + 1}"
+            place.mkdir()
+            tools = [kind(place, dovecot, user) for kind in kinds]
+            label = f"full {i + 1}" if args.repeat > 1 else "full"
             for tool in tools:
-                if run == "no-change" and tool.name == "raw floor":
-                    continue  # the floor has no state: its re-run is its full run
-                results.append(measure(tool, run, args.messages))
-                print(f"  {tool.name} {run}: {results[-1].seconds:.2f}s", flush=True)
-        print_results(results, total)
+                results.append(measure(tool, label, args.messages))
+                print(f"  {tool.name} {label}: {results[-1].seconds:.2f}s", flush=True)
+        for tool in tools:  # the state of the last full runs
+            if tool.name != "raw floor":  # the floor has no state: its re-run is its full run
+                results.append(measure(tool, "no-change", args.messages))
+                print(f"  {tool.name} no-change: {results[-1].seconds:.2f}s", flush=True)
+        print_results(with_medians(results) if args.repeat > 1 else results, total)
     finally:
         dovecot.stop()
         shutil.rmtree(work, ignore_errors=True)
