@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
@@ -15,6 +13,7 @@ from jobs.engine.errors import AuthenticationFailed
 from tests.corpus import pick
 from tests.engine.conftest import archived, archived_bytes, make_account
 from tests.servers.mailbox import append, connect, fetch_raw, seed_mailbox
+from tests.servers.proxy import DroppingProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,52 +65,6 @@ def test_a_wrong_password_fails_at_once(dovecot, mail_user):
         backup_account(account)
     assert time.monotonic() - started < 10
     assert "not-the-password" not in str(caught.value)
-
-
-class DroppingProxy:
-    """Forwards TCP to the server; the first `drops` connections that carry more than
-    `after` bytes from the server are cut mid-stream, as a flaky network would."""
-
-    def __init__(self, port: int, after: int, drops: int):
-        self.target, self.after, self.drops = port, after, drops
-        self.connections = 0
-        self.dropped = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            server = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
-            limit = self.after if self.dropped < self.drops else None
-            threading.Thread(target=self._pump, args=(server, client, limit), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
-        sent = 0
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-                sent += len(data)
-                if limit is not None and sent > limit:
-                    self.dropped += 1
-                    break
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def test_a_connection_dropped_mid_fetch_is_resumed_without_loss_or_duplicates(dovecot, mail_user):

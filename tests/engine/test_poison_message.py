@@ -118,18 +118,26 @@ def test_a_connection_that_breaks_on_a_message_only_once_or_twice_parks_nothing(
     assert sorted(rows.values_list("uid", flat=True)) == sorted([*others, poison])
 
 
+def sync_through_poison_proxy(dovecot, dotted_dovecot, mail_user, dest_user, options):
+    """Sync INBOX to the dotted Dovecot, the source behind a proxy that cuts every connection
+    that serves a poison message; (report, proxy)."""
+    proxy = PoisonProxy(dovecot.imap_port, MARKER)
+    source = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
+    dest = make_account(dotted_dovecot, dest_user)
+    try:
+        return sync_accounts(source, dest, SyncOptions(batch_bytes=options.batch_bytes)), proxy
+    finally:
+        proxy.close()
+
+
 def test_a_sync_leaves_out_a_source_message_that_drops_the_connection_and_copies_the_rest(
     dovecot, dotted_dovecot, mail_user, poisoned_inbox
 ):
     poison, others, options = poisoned_inbox
     dest_user = dotted_dovecot.add_user()
-    proxy = PoisonProxy(dovecot.imap_port, MARKER)
-    source = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
-    dest = make_account(dotted_dovecot, dest_user)
-    try:
-        report = sync_accounts(source, dest, SyncOptions(batch_bytes=options.batch_bytes))
-    finally:
-        proxy.close()
+    report, proxy = sync_through_poison_proxy(
+        dovecot, dotted_dovecot, mail_user, dest_user, options
+    )
 
     assert report.state == "partial" and proxy.dropped == 3
     inbox = next(f for f in report.folders if f.folder == "INBOX")
@@ -152,13 +160,9 @@ def test_a_sync_with_two_bad_messages_in_one_folder_leaves_out_both_and_copies_t
     second = append(client, "INBOX", POISON.replace(b"every time", b"again"))
     client.logout()
     dest_user = dotted_dovecot.add_user()
-    proxy = PoisonProxy(dovecot.imap_port, MARKER)
-    source = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
-    dest = make_account(dotted_dovecot, dest_user)
-    try:
-        report = sync_accounts(source, dest, SyncOptions(batch_bytes=options.batch_bytes))
-    finally:
-        proxy.close()
+    report, proxy = sync_through_poison_proxy(
+        dovecot, dotted_dovecot, mail_user, dest_user, options
+    )
 
     assert report.state == "partial"
     inbox = next(f for f in report.folders if f.folder == "INBOX")

@@ -19,9 +19,9 @@ from jobs.engine.sync import SyncOptions, sync_accounts
 from jobs.models import SyncedMessage
 from tests.engine.conftest import make_account
 from tests.engine.syncing import mailbox, sample
-from tests.engine.test_failures import DroppingProxy
 from tests.servers.dovecot import Dovecot
 from tests.servers.mailbox import append, connect, seed_mailbox
+from tests.servers.proxy import DroppingProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -1,5 +1,6 @@
-"""A TCP proxy between the engine and the test Dovecot that breaks the connection whenever the
-server starts sending one particular message, as a server that crashes on it would."""
+"""TCP proxies between the engine and the test Dovecot that break connections on purpose: as a
+flaky network would (`DroppingProxy`), or as a server that crashes on one message would
+(`PoisonProxy`)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,12 @@ import socket
 import threading
 
 
-class PoisonProxy:
-    """Forwards TCP to `port`; a connection whose server->client stream contains `marker` is
-    closed at once, before the chunk holding the marker reaches the client, so the FETCH that
-    asked for that message never completes. With `stall`, the connection is left open and
-    silent instead, until the client gives up (its read timeout). `drops` caps how many
-    connections are cut (None: every time). Counts the connections accepted and the ones cut."""
+class TcpProxy:
+    """Forwards TCP connections from a local port to `port`; `relay` starts the two pumps of each
+    connection. Counts the connections accepted and the ones cut."""
 
-    def __init__(self, port: int, marker: bytes, drops: int | None = None, stall: bool = False):
-        self.target, self.marker, self.drops, self.stall = port, marker, drops, stall
+    def __init__(self, port: int):
+        self.target = port
         self.connections = 0
         self.dropped = 0
         self.lock = threading.Lock()
@@ -30,9 +28,68 @@ class PoisonProxy:
             except OSError:
                 return
             self.connections += 1
-            server = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+            self.relay(client, socket.create_connection(("127.0.0.1", self.target)))
+
+    def relay(self, client: socket.socket, server: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def pump_in_thread(target, *args) -> None:
+    threading.Thread(target=target, args=args, daemon=True).start()
+
+
+def close_both(a: socket.socket, b: socket.socket) -> None:
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+
+class DroppingProxy(TcpProxy):
+    """The first `drops` connections that carry more than `after` bytes from the server are cut
+    mid-stream."""
+
+    def __init__(self, port: int, after: int, drops: int):
+        self.after, self.drops = after, drops
+        super().__init__(port)
+
+    def relay(self, client: socket.socket, server: socket.socket) -> None:
+        pump_in_thread(self._pump, client, server, None)
+        limit = self.after if self.dropped < self.drops else None
+        pump_in_thread(self._pump, server, client, limit)
+
+    def _pump(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+                sent += len(data)
+                if limit is not None and sent > limit:
+                    self.dropped += 1
+                    break
+        except OSError:
+            pass
+        close_both(src, dst)
+
+
+class PoisonProxy(TcpProxy):
+    """A connection whose server->client stream contains `marker` is closed at once, before the
+    chunk holding the marker reaches the client, so the FETCH that asked for that message never
+    completes. With `stall`, the connection is left open and silent instead, until the client
+    gives up (its read timeout). `drops` caps how many connections are cut (None: every time)."""
+
+    def __init__(self, port: int, marker: bytes, drops: int | None = None, stall: bool = False):
+        self.marker, self.drops, self.stall = marker, drops, stall
+        super().__init__(port)
+
+    def relay(self, client: socket.socket, server: socket.socket) -> None:
+        pump_in_thread(self._pump, client, server, False)
+        pump_in_thread(self._pump, server, client, True)
 
     def _cut_now(self, seen: bytes) -> bool:
         if self.marker not in seen:
@@ -56,12 +113,4 @@ class PoisonProxy:
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-    def close(self) -> None:
-        self.listener.close()
+        close_both(src, dst)
