@@ -139,17 +139,16 @@ def test_a_full_disk_fails_the_backup_clearly_and_the_next_run_loses_nothing(
 ):
     seed_mailbox(dovecot, mail_user, pick(without=("large",), limit=12), ("INBOX",))
     account = make_account(dovecot, mail_user)
-    real_encode, calls = blobstore.encode_to, {"n": 0}
+    real_write, calls = blobstore._write_all, {"n": 0}
 
-    def disk_fills_up(raw, sha, key, out):
+    def disk_fills_up(fd, data):
         calls["n"] += 1
         if calls["n"] > 4:
-            out.write(raw[: len(raw) // 2])  # half a blob reaches the disk, then ENOSPC
-            out.flush()
+            os.write(fd, data[: len(data) // 2])  # half a blob reaches the disk, then ENOSPC
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_encode(raw, sha, key, out)
+        return real_write(fd, data)
 
-    monkeypatch.setattr(blobstore, "encode_to", disk_fills_up)
+    monkeypatch.setattr(blobstore, "_write_all", disk_fills_up)
     report = backup_account(account)
     assert report.state in ("failed", "partial")
     from archive.models import ParkedMessage
@@ -160,7 +159,7 @@ def test_a_full_disk_fails_the_backup_clearly_and_the_next_run_loses_nothing(
     temps = [p for p in archive_root.rglob("*") if p.name.startswith(blobstore.TEMP_PREFIX)]
     assert temps == []  # no half-written blob left behind
     assert list(checks.verify_blobs()) == [] and list(checks.rows_without_blobs()) == []
-    monkeypatch.setattr(blobstore, "encode_to", real_encode)
+    monkeypatch.setattr(blobstore, "_write_all", real_write)
     assert backup_account(account).state == "succeeded"
     assert Message.objects.filter(folder__account=account).count() == 12
     assert list(checks.verify_blobs()) == []
