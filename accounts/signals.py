@@ -7,6 +7,6 @@ from django.dispatch import Signal
 # Sent before an account is deleted from the UI or a command, with `account` and
 # `delete_archive` (bool: the admin ticked "also delete archived mail"). With
 # delete_archive=False the account row is retired and stays, so rows pointing at it survive;
-# with True the row is deleted (cascading to archive rows) and the archive app should remove
-# the blobs nothing points at any more.
+# with True the row is deleted (cascading to archive rows) and a receiver in jobs/signals.py
+# queues the blob cleanup (archive/gc.py) for the blobs nothing points at any more.
 account_deleting = Signal()

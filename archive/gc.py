@@ -362,10 +362,7 @@ def _file_size(store: BlobStore, sha: str) -> int:
 
 def _stale_temps(store: BlobStore, dry_run: bool) -> int:
     if not dry_run:
-        try:
-            return remove_stale_temp_files(store, older_than=TEMP_AGE_SECONDS)
-        except FileNotFoundError:  # a write renamed its temp file while we listed: next run
-            return 0
+        return remove_stale_temp_files(store, older_than=TEMP_AGE_SECONDS)
     cutoff = time.time() - TEMP_AGE_SECONDS
     found = 0
     for path in Path(store.blob_dir).glob(f"*/{TEMP_PREFIX}*"):

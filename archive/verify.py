@@ -85,8 +85,13 @@ def remove_stale_temp_files(store: BlobStore | None = None, older_than: float = 
     removed = 0
     for dirpath, _dirs, files in os.walk(store.blob_dir):
         for name in files:
+            if not name.startswith(TEMP_PREFIX):
+                continue
             path = os.path.join(dirpath, name)
-            if name.startswith(TEMP_PREFIX) and os.stat(path).st_mtime < cutoff:
-                os.unlink(path)
-                removed += 1
+            try:
+                if os.stat(path).st_mtime < cutoff:
+                    os.unlink(path)
+                    removed += 1
+            except FileNotFoundError:  # a running write renamed it while we listed: not stale
+                continue
     return removed

@@ -2,7 +2,8 @@
 
 Offline: every blob the account's messages point at is re-read and its hash checked, every
 message's blob must exist, and store-wide the blobs without a row and the rows no message points
-at are listed (harmless leftovers of interrupted writes, reported, never deleted). Online: per
+at are listed (leftovers of interrupted writes or deleted archives; verify only reports them,
+the blob cleanup `archive/gc.py` removes them once old enough). Online: per
 folder, the server's UIDs and sizes are compared with the archive's, and what the archive lacks
 is listed. A UID at or below the folder's cursor that is neither stored nor parked is a gap (the
 run fails); one above it is mail newer than the last backup (reported, not a failure).

@@ -54,3 +54,20 @@ def test_damaged_missing_and_orphaned_blobs_are_each_reported(archive_root, fold
     assert set(rows_without_blobs()) == {missing, "f" * 64}
     assert list(blobs_without_rows()) == [orphan]
     assert list(unreferenced_blob_rows()) == ["f" * 64]
+
+
+def test_a_temp_file_renamed_while_stale_ones_are_listed_is_skipped(archive_root, monkeypatch):
+    import os
+
+    from archive import verify
+
+    store = get_store()
+    store.put(b"Subject: x\r\n\r\nx\r\n")
+    real_walk = os.walk
+
+    def walk_listing_a_file_that_is_gone(top):
+        for dirpath, dirs, files in real_walk(top):
+            yield dirpath, dirs, [*files, ".tmp-renamed-meanwhile"]
+
+    monkeypatch.setattr(verify.os, "walk", walk_listing_a_file_that_is_gone)
+    assert verify.remove_stale_temp_files(store, older_than=0) == 0
