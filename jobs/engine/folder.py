@@ -139,21 +139,27 @@ class FolderBackup:
             return
         known = state.live_uids(folder) | state.parked_uids(folder)
         old_modseq = folder.highest_modseq
+        labels: dict[int, list[str]] = {}  # Gmail only: labels come and go like flags
         if session.condstore and old_modseq and info.highest_modseq:
             if info.highest_modseq == old_modseq:
                 return
-            flags, vanished = session.fetch_flags(f"1:{folder.highest_uid}", old_modseq)
+            span = f"1:{folder.highest_uid}"
+            flags, vanished = session.fetch_flags(span, old_modseq, labels=labels)
             if session.qresync:
                 gone = known & set(vanished)
             else:
                 gone = known - set(session.search_uids())
         else:
-            flags, _ = session.fetch_flags("1:*")
+            flags, _ = session.fetch_flags("1:*", labels=labels)
             gone = known - set(flags)
         changed = state.update_flags(folder, flags)
+        relabelled = state.update_labels(folder, labels)
         deleted = state.mark_deleted(folder, gone)
-        if changed or deleted:
-            self.ctx.log(f"{folder.name}: {changed} flag changes, {deleted} deleted on the server")
+        if changed or deleted or relabelled:
+            self.ctx.log(
+                f"{folder.name}: {changed} flag changes, {relabelled} label changes, "
+                f"{deleted} deleted on the server"
+            )
 
     # -- what to fetch ---------------------------------------------------------------------
 

@@ -259,10 +259,15 @@ class ImapSession:
         return [_fetched(uid, response[uid]) for uid in uids if uid in response]
 
     def fetch_flags(
-        self, uids: str = "1:*", changed_since: int | None = None
+        self,
+        uids: str = "1:*",
+        changed_since: int | None = None,
+        labels: dict[int, list[str]] | None = None,
     ) -> tuple[dict[int, list[str]], list[int]]:
-        """Flags (of messages changed since a modseq) and, with QRESYNC, the UIDs vanished."""
-        items = ["FLAGS"]
+        """Flags (of messages changed since a modseq) and, with QRESYNC, the UIDs vanished.
+        On Gmail, `labels` (a dict given by the caller) is filled with each message's labels:
+        a label change counts as a change there, like a flag."""
+        items = ["FLAGS"] + (["X-GM-LABELS"] if self.gmail and labels is not None else [])
         modifiers = None
         if changed_since is not None:
             modifiers = [f"CHANGEDSINCE {changed_since}"] + (["VANISHED"] if self.qresync else [])
@@ -275,6 +280,10 @@ class ImapSession:
         typ, data = imap._untagged_response(typ, data, "FETCH")
         parsed = parse_fetch_response(data, False, True)
         flags = {uid: _flags(d.get(b"FLAGS", ())) for uid, d in parsed.items() if b"FLAGS" in d}
+        if labels is not None:
+            labels.update(
+                {u: _labels(d[b"X-GM-LABELS"]) for u, d in parsed.items() if b"X-GM-LABELS" in d}
+            )
         return flags, vanished
 
     def logout(self) -> None:

@@ -143,17 +143,26 @@ def mark_deleted(folder: Folder, uids: Iterable[int]) -> int:
 
 def update_flags(folder: Folder, flags: dict[int, list[str]]) -> int:
     """Record flag changes seen on the server; returns how many messages changed."""
+    return _update_lists(folder, "flags", flags)
+
+
+def update_labels(folder: Folder, labels: dict[int, list[str]]) -> int:
+    """Record Gmail label changes (X-GM-LABELS); returns how many messages changed."""
+    return _update_lists(folder, "gm_labels", labels)
+
+
+def _update_lists(folder: Folder, column: str, values: dict[int, list[str]]) -> int:
     changed = []
-    uids = list(flags)
+    uids = list(values)
     for i in range(0, len(uids), UPDATE_CHUNK):
         rows = Message.objects.filter(
             folder=folder, uidvalidity=folder.uidvalidity or 0, uid__in=uids[i : i + UPDATE_CHUNK]
-        ).only("pk", "uid", "flags")
+        ).only("pk", "uid", column)
         for row in rows:
-            if sorted(row.flags) != sorted(flags[row.uid]):
-                row.flags = flags[row.uid]
+            if sorted(getattr(row, column)) != sorted(values[row.uid]):
+                setattr(row, column, values[row.uid])
                 changed.append(row)
-    Message.objects.bulk_update(changed, ["flags"], batch_size=UPDATE_CHUNK)
+    Message.objects.bulk_update(changed, [column], batch_size=UPDATE_CHUNK)
     return len(changed)
 
 

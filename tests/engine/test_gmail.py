@@ -54,8 +54,11 @@ class FakeGmail:
             for u in uids
         ]
 
-    def fetch_flags(self, uids="1:*", changed_since=None):
-        return {u: [] for u in self.folders[self.selected]}, []
+    def fetch_flags(self, uids="1:*", changed_since=None, labels=None):
+        box = self.folders[self.selected]
+        if labels is not None:
+            labels.update({u: list(box[u][2]) for u in box})
+        return {u: [] for u in box}, []
 
 
 def test_gmail_messages_are_downloaded_once_across_labels_with_their_labels(dovecot):
@@ -74,3 +77,21 @@ def test_gmail_messages_are_downloaded_once_across_labels_with_their_labels(dove
     work = rows.get(folder__raw_name="INBOX", uid=2)
     assert work.gm_msgid == 222 and work.gm_labels == ["\\Inbox", "Work"]
     assert rows.get(folder__raw_name="[Gmail]/All Mail", uid=9).gm_labels == ["Work"]
+
+
+def test_gmail_label_changes_on_archived_messages_are_picked_up(dovecot):
+    account = make_account(dovecot, MailUser("gmail-user", "pw"))
+    session = FakeGmail()
+    ctx = Context(account, BackupOptions(), progress=lambda p: None, should_stop=lambda: False,
+                  log=lambda m: None)  # fmt: skip
+    inbox = ServerFolder("INBOX", "INBOX", "/", ())
+    FolderBackup(session, inbox, ctx).run()
+    fetched = list(session.bodies_fetched)
+    one = session.folders["INBOX"][1]
+    session.folders["INBOX"][1] = (one[0], one[1], ["\\Inbox", "Receipts"])  # labelled since
+
+    FolderBackup(session, inbox, ctx).run()
+
+    assert session.bodies_fetched == fetched  # nothing downloaded again
+    row = Message.objects.get(folder__account=account, folder__raw_name="INBOX", uid=1)
+    assert row.gm_labels == ["\\Inbox", "Receipts"]
