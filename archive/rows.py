@@ -11,8 +11,10 @@ rows are stored exactly as the ORM would store them, on SQLite and PostgreSQL al
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from functools import cache
+from datetime import UTC, datetime
+from functools import cache, partial
 
 from django.db import connection, models
 
@@ -62,8 +64,33 @@ def _converter(field: models.Field) -> Callable:
     kind = (field.target_field if field.is_relation else field).get_internal_type()
     if kind in _PLAIN:
         return _same
-    return lambda value: field.get_db_prep_save(value, connection)
+
+    def convert(value):
+        return field.get_db_prep_save(value, connection)
+
+    if connection.vendor == "sqlite" and kind == "DateTimeField":
+        return partial(_sqlite_datetime, convert)
+    if connection.vendor == "sqlite" and kind == "JSONField" and field.encoder is None:
+        return partial(_json_text, convert)
+    return convert
 
 
 def _same(value):
     return value
+
+
+# SQLite's two common cases done directly, the same way Django's conversions do them (a test
+# compares both): they cost about 40 microseconds a row through the field API.
+
+
+def _sqlite_datetime(convert: Callable, value):
+    """An aware datetime as Django stores it on SQLite: naive UTC text."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return str(value.astimezone(UTC).replace(tzinfo=None))
+    return convert(value)  # None, naive (Django warns and converts) or an expression
+
+
+def _json_text(convert: Callable, value):
+    if isinstance(value, list | dict | str | int | float | bool):
+        return json.dumps(value)
+    return convert(value)
