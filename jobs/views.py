@@ -204,20 +204,22 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _get_run(pk)
-    ctx = {
-        "nav": "jobs",
-        **live.progress_context(run),
-        "failed_folders": run.folders.filter(state="failed"),
-        "resumed_by": run.resumed_by.all(),
-    }
+    ctx = {"nav": "jobs", **_run_page_context(run), "resumed_by": run.resumed_by.all()}
     return render(request, "jobs/run.html", ctx)
+
+
+def _run_page_context(run: JobRun) -> dict:
+    return {**live.progress_context(run), "failed_folders": run.folders.filter(state="failed")}
 
 
 @staff_required
 @never_cache
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The htmx-polled fragment; once the run ends it renders without its polling trigger."""
+    """The htmx-polled fragments: the progress section (dashboard), or with ?page=1 the run
+    page's progress and log. Once the run ends they render without their trigger."""
     run = _get_run(pk)
+    if request.GET.get("page"):
+        return render(request, "jobs/_run_live.html", _run_page_context(run))
     return render(request, "jobs/_progress.html", live.progress_context(run))
 
 

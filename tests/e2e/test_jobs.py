@@ -49,6 +49,8 @@ def test_start_a_backup_and_watch_the_progress_bar_reach_100_percent(
     assert page.evaluate("window.stillTheSamePage") is True
     assert page.get_by_role("cell", name="INBOX", exact=True).is_visible()
     assert "messages on the server are in the archive" in page.inner_text("section.run-progress")
+    run.refresh_from_db()
+    assert run.log and page.inner_text("pre.run-log").strip() == run.log.strip()  # no reload
     page.screenshot(path=f"{screenshot_dir}/run-finished.png", full_page=True)
     run.refresh_from_db()
     assert run.state == JobRun.State.SUCCEEDED and run.trigger == JobRun.Trigger.MANUAL
