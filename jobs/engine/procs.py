@@ -2,9 +2,10 @@
 
 Threads share one interpreter lock, and storing a message (hashing, compressing, parsing for the
 index) is CPU work: measured on 2 cores, 4 threads were no faster than 1. So a large backup runs
-its folders in a few spawned processes, each with its own connection and database connection,
-and the parent relays their progress, logs and reports. Small backups keep the threads (a
-process costs about a second to start Django).
+its folders in a few processes, each with its own connection and database connection: the parent
+(in a thread) and children, forked from the command line and spawned under Celery; the parent
+relays the children's progress, logs and reports. Small backups keep the threads (a spawned
+process costs about half a second to start Django).
 
 This module imports only the standard library at the top: a spawned child imports it before
 Django is set up.
@@ -55,6 +56,9 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
     own.start()
     try:
         _relay(run, children, events, stop, {f.raw_name: f for f in work}, own)
+    except BaseException:
+        run.halt.set()  # the parent's own worker stops at its next batch too
+        raise
     finally:
         stop.set()
         own.join()
