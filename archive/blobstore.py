@@ -135,13 +135,15 @@ class BlobStore:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def get(self, sha256: str) -> bytes:
-        """The raw bytes, verified against the hash (raises BlobCorrupt / BlobMissing)."""
-        path = self.path_for(sha256)
+    def _open(self, sha256: str) -> BinaryIO:
         try:
-            f = open(path, "rb")
+            return open(self.path_for(sha256), "rb")
         except FileNotFoundError:
             raise BlobMissing(f"Blob {sha256} is missing from the store.") from None
+
+    def get(self, sha256: str) -> bytes:
+        """The raw bytes, verified against the hash (raises BlobCorrupt / BlobMissing)."""
+        f = self._open(sha256)
         with f:
             if os.fstat(f.fileno()).st_size <= ONE_SHOT_LIMIT:
                 return decode_bytes(f.read(), sha256, self._keys)
@@ -160,11 +162,7 @@ class BlobStore:
 
     def open_stream(self, sha256: str) -> BinaryIO:
         """A buffered reader of the raw bytes; the hash is checked when the end is read."""
-        path = self.path_for(sha256)
-        try:
-            f = open(path, "rb")
-        except FileNotFoundError:
-            raise BlobMissing(f"Blob {sha256} is missing from the store.") from None
+        f = self._open(sha256)
         try:
             return io.BufferedReader(BlobReader(f, sha256, self._keys), buffer_size=CHUNK)
         except BaseException:
@@ -173,11 +171,7 @@ class BlobStore:
 
     def verify(self, sha256: str) -> None:
         """Read the whole blob and check it; raises BlobError subclasses, returns None if good."""
-        path = self.path_for(sha256)
-        try:
-            f = open(path, "rb")
-        except FileNotFoundError:
-            raise BlobMissing(f"Blob {sha256} is missing from the store.") from None
+        f = self._open(sha256)
         with f:
             if os.fstat(f.fileno()).st_size <= ONE_SHOT_LIMIT:
                 # Most messages: one read and one decompression, no stream buffers to allocate.

@@ -366,16 +366,18 @@ def print_results(results: list[Result], total_bytes: int) -> None:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The options every benchmark of a seeded mailbox takes (bench/sync.py too)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--folders", type=int, default=40)
     parser.add_argument("--skip", action="append", default=[], help="tool name to skip")
-    parser.add_argument("--repeat", type=int, default=1, help="full backups per tool")
-    args = parser.parse_args()
-    args.skip += sorted(ensure_peers())
-    work = Path(tempfile.mkdtemp(prefix="bw-bench-"))
-    os.chmod(work, 0o755)
+    return parser
+
+
+def seeded(args, work: Path) -> tuple[Dovecot, MailUser, int]:
+    """A Dovecot with a user whose mailbox holds the benchmark's messages, its indexes built;
+    (dovecot, user, total bytes). The caller stops the Dovecot."""
     dovecot = Dovecot.start()
     try:
         user = dovecot.add_user()
@@ -383,8 +385,22 @@ def main() -> None:
         print(
             f"seeded {args.messages:,} messages ({total / 1e6:,.0f} MB) in {args.folders} folders"
         )
-        warm = RawFloor(work, dovecot, user)  # lets Dovecot build its indexes before timing
-        warm.run()
+        RawFloor(work, dovecot, user).run()  # lets Dovecot build its indexes before timing
+    except BaseException:
+        dovecot.stop()
+        raise
+    return dovecot, user, total
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--repeat", type=int, default=1, help="full backups per tool")
+    args = parser.parse_args()
+    args.skip += sorted(ensure_peers())
+    work = Path(tempfile.mkdtemp(prefix="bw-bench-"))
+    os.chmod(work, 0o755)
+    dovecot, user, total = seeded(args, work)
+    try:
         kinds = [t for t in (RawFloor, Backupweb, Mbsync, OfflineImap) if t.name not in args.skip]
         results = []
         for i in range(args.repeat):

@@ -12,7 +12,6 @@ accounts allow one connection pair per core (mbsync uses one pair, offlineimap3 
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -26,11 +25,11 @@ sys.path.insert(0, str(BASE_DIR))
 sys.path.insert(0, str(BASE_DIR / "bench"))
 
 from backup import (  # noqa: E402
-    RawFloor,
     Result,
+    arguments,
     ensure_peers,
     print_results,
-    seed_maildir,
+    seeded,
     timed,
 )
 from imapclient import IMAPClient  # noqa: E402
@@ -177,22 +176,12 @@ def complete(source: dict[str, int], dest: dict[str, int]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=20000)
-    parser.add_argument("--folders", type=int, default=40)
-    parser.add_argument("--skip", action="append", default=[], help="tool name to skip")
-    args = parser.parse_args()
+    args = arguments(__doc__).parse_args()
     args.skip += sorted(ensure_peers())
     work = Path(tempfile.mkdtemp(prefix="bw-bench-sync-"))
     os.chmod(work, 0o755)
-    dovecot = Dovecot.start()
+    dovecot, source, total = seeded(args, work)
     try:
-        source = dovecot.add_user()
-        total = seed_maildir(dovecot, source, args.messages, args.folders)
-        print(
-            f"seeded {args.messages:,} messages ({total / 1e6:,.0f} MB) in {args.folders} folders"
-        )
-        RawFloor(work, dovecot, source).run()  # lets Dovecot build its indexes before timing
         expected = folder_counts(dovecot, source)
         tools = []
         for tool in (Backupweb, Mbsync, OfflineImap):
