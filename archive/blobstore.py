@@ -22,7 +22,6 @@ follow by implementing it; `get_store()` picks the configured one.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import io
 import mmap
@@ -336,7 +335,8 @@ def _fsync_dir(d: str | Path) -> None:
 
 def _load_syncfs():
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols include libc's (find_library would run ldconfig at start-up).
+        libc = ctypes.CDLL(None, use_errno=True)
         return libc.syncfs
     except (OSError, AttributeError):
         return None

@@ -47,6 +47,12 @@ PROCESS_THRESHOLD = 2000  # messages to fetch; settings.BACKUP_PROCESS_THRESHOLD
 PROCESSES = os.cpu_count() or 1
 
 
+def _work_size(folder: ServerFolder) -> tuple[int, int]:
+    """Bytes where the server tells them (STATUS=SIZE), then messages: what a folder costs."""
+    status = folder.status
+    return (status.size or 0, status.messages) if status else (0, 0)
+
+
 def _noop(*_args) -> None:
     return None
 
@@ -179,7 +185,7 @@ class _Run(retry.ReconnectingRun):
             return
         # Biggest folders first: a big INBOX taken last would leave the other workers idle
         # while one connection works through it alone.
-        work = sorted(work, key=lambda f: -(f.status.messages if f.status else 0))
+        work = sorted(work, key=_work_size, reverse=True)
         processes = self.processes_for(work)
         if processes > 1:
             from jobs.engine.procs import run_in_processes

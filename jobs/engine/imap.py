@@ -37,6 +37,7 @@ class FolderStatus:
     uidnext: int
     uidvalidity: int
     highest_modseq: int | None = None
+    size: int | None = None  # bytes, where the server has STATUS=SIZE (RFC 8438)
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,7 @@ class ImapSession:
 
     def list_folders(self) -> list[ServerFolder]:
         """Every folder, with its status where LIST-STATUS gives it for free."""
-        items = ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (
-            ["HIGHESTMODSEQ"] if self.condstore else []
-        )
+        items = self._status_items() + (["SIZE"] if "STATUS=SIZE" in self.capabilities else [])
         returns = []
         if "SPECIAL-USE" in self.capabilities:
             returns.append("SPECIAL-USE")
@@ -155,11 +154,13 @@ class ImapSession:
         ]
 
     def status(self, raw_name: str) -> FolderStatus:
-        items = ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (
+        result = self.client.folder_status(raw_name, self._status_items())
+        return _status_from(dict(result))
+
+    def _status_items(self) -> list[str]:
+        return ["MESSAGES", "UIDNEXT", "UIDVALIDITY"] + (
             ["HIGHESTMODSEQ"] if self.condstore else []
         )
-        result = self.client.folder_status(raw_name, items)
-        return _status_from(dict(result))
 
     def examine(self, raw_name: str) -> Examined:
         info = self.client.select_folder(raw_name, readonly=True)
@@ -404,12 +405,13 @@ def _parse_statuses(lines: list) -> dict[str, FolderStatus]:
 
 def _status_from(items: dict) -> FolderStatus:
     items = {_text(k).upper(): v for k, v in items.items()}
-    modseq = items.get("HIGHESTMODSEQ")
+    modseq, size = items.get("HIGHESTMODSEQ"), items.get("SIZE")
     return FolderStatus(
         messages=int(items.get("MESSAGES", 0)),
         uidnext=int(items.get("UIDNEXT", 0)),
         uidvalidity=int(items.get("UIDVALIDITY", 0)),
         highest_modseq=int(modseq) if modseq is not None else None,
+        size=int(size) if size is not None else None,
     )
 
 

@@ -37,7 +37,7 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
     # forever): the command line, not a Celery worker, whose run reports progress in a thread.
     ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
     todo, events, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
-    for folder in work:
+    for folder in [*work, *[None] * processes]:  # then one None per worker: nothing left
         todo.put(folder)
     config = {
         "settings_module": settings.SETTINGS_MODULE,
@@ -52,7 +52,7 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
         ]
         for child in children:
             child.start()
-    own = threading.Thread(target=_parent_worker, args=(run, todo), name="backup-parent")
+    own = threading.Thread(target=_parent_worker, args=(run, todo, events), name="backup-parent")
     own.start()
     try:
         _relay(run, children, events, stop, {f.raw_name: f for f in work}, own)
@@ -64,18 +64,36 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
         own.join()
 
 
-def _parent_worker(run, todo) -> None:
-    """The parent's share of the folders. A multiprocessing queue may still be handing its
-    items to the pipe just after they were put, so the first take waits a little."""
-    run.worker(_Patient(todo))
+def _parent_worker(run, todo, events) -> None:
+    """The parent's share of the folders."""
+    try:
+        run.worker(_Folders(todo))
+    finally:
+        events.put(("exit", os.getpid()))
 
 
-class _Patient:
+class _Folders:
+    """The shared queue as the thread workers' queue.Queue: empty at the first None. (Not
+    get_nowait: a multiprocessing queue may still be handing over items just put.)"""
+
     def __init__(self, todo):
         self.todo = todo
 
     def get_nowait(self):
-        return self.todo.get(timeout=EVENT_POLL)
+        folder = _next_folder(self.todo, lambda: False)
+        if folder is None:
+            raise queue.Empty
+        return folder
+
+
+def _next_folder(todo, should_stop):
+    """The next folder, or None when there is none left (or the run stops)."""
+    while True:
+        try:
+            return todo.get(timeout=EVENT_POLL)
+        except queue.Empty:
+            if should_stop():
+                return None
 
 
 @contextlib.contextmanager
@@ -99,14 +117,21 @@ def _children_allowed():
 
 def _relay(run, children, events, stop, folders: dict, own: threading.Thread) -> None:
     started: dict[int, str] = {}  # child pid -> the folder it is working on
-    while True:
+    exited: set[int] = set()
+    # A worker's "exit" comes after everything else it sent (one pipe per process, in order).
+    while len(exited) <= len(children):
         if run.ctx.should_stop():
             stop.set()
         try:
-            _handle(run, events.get(timeout=EVENT_POLL), started, stop)
+            event = events.get(timeout=EVENT_POLL)
         except queue.Empty:
             if not own.is_alive() and not any(c.is_alive() for c in children):
-                break  # every worker is done and everything the children sent has been read
+                break  # a child was killed: it never said "exit"; what it sent has been read
+            continue
+        if event[0] == "exit":
+            exited.add(event[1])
+        else:
+            _handle(run, event, started, stop)
     for child in children:
         child.join(timeout=5)
     _bury(run, children, started, folders)
@@ -186,9 +211,8 @@ def _work(run, todo, events, pid: int) -> None:
     holder: dict = {"conn": None}
     try:
         while not run.halt.is_set():
-            try:
-                server = todo.get_nowait()
-            except queue.Empty:
+            server = _next_folder(todo, run.ctx.should_stop)
+            if server is None:
                 return
             events.put(("start", pid, server.raw_name))
             report = run.backup_folder(server, holder)
@@ -200,5 +224,8 @@ def _work(run, todo, events, pid: int) -> None:
     finally:
         if run.halt_reason:
             events.put(("halt", pid, run.halt_reason))
-        if holder["conn"] is not None:
-            holder["conn"].logout()
+        try:
+            if holder["conn"] is not None:
+                holder["conn"].logout()
+        finally:
+            events.put(("exit", pid))

@@ -151,12 +151,14 @@ def test_asking_for_a_folder_the_server_lacks_is_a_failure_not_an_empty_success(
 
 
 def test_the_biggest_folders_are_backed_up_first(dovecot, mail_user):
+    """Biggest in bytes (Dovecot has STATUS=SIZE): one large message outweighs four small."""
     client = connect(dovecot, mail_user)
-    sizes = {"Small": 1, "Big": 4, "Middle": 2}
-    for name, count in sizes.items():
+    sizes = {"Small": (1, 10), "Big": (1, 200_000), "Middle": (4, 10)}
+    for name, (count, body_bytes) in sizes.items():
         client.create_folder(name)
         for i in range(count):
-            append(client, name, f"Subject: {name} {i}\r\n\r\nbody\r\n".encode())
+            body = b"x" * body_bytes
+            append(client, name, f"Subject: {name} {i}\r\n\r\n".encode() + body + b"\r\n")
     client.logout()
     account = make_account(dovecot, mail_user, max_connections=1)  # one worker: one order
     events = []

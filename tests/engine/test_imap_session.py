@@ -33,6 +33,9 @@ def test_it_lists_folders_with_delimiter_special_use_and_status(dovecot, seeded)
     assert s.list_status and s.qresync and s.condstore
     assert folders["INBOX"].status.messages == 4
     assert folders["INBOX"].status.highest_modseq is not None
+    s.examine("INBOX")  # STATUS=SIZE: the folder's bytes, as RFC822.SIZE counts them
+    sizes = [m.size for m in s.fetch_meta(set(s.search_uids())).values()]
+    assert folders["INBOX"].status.size == sum(sizes) > 0
 
 
 def test_it_examines_read_only_and_fetches_without_setting_seen(dovecot, seeded):
