@@ -21,6 +21,7 @@ follow by implementing it; `get_store()` picks the configured one.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import io
@@ -29,7 +30,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -70,7 +71,9 @@ class BlobBackend(Protocol):
     """What any blob store offers. Every read verifies the hash."""
 
     def put(self, raw: bytes) -> tuple[str, int]: ...
-    def put_many(self, raws: list[bytes]) -> list[tuple[str, int]]: ...
+    def put_many(
+        self, raws: list[bytes], meanwhile: Callable[[], object] | None = None
+    ) -> list[tuple[str, int]]: ...
     def get(self, sha256: str) -> bytes: ...
     def open_stream(self, sha256: str) -> BinaryIO: ...
     def exists(self, sha256: str) -> bool: ...
@@ -170,15 +173,17 @@ class BlobStore:
 
     def verify(self, sha256: str) -> None:
         """Read the whole blob and check it; raises BlobError subclasses, returns None if good."""
-        f = self._open(sha256)
+        self._verify_file(self._open(sha256), sha256)
+
+    def _verify_file(self, f: BinaryIO, sha256: str) -> None:
         with f:
             if os.fstat(f.fileno()).st_size <= ONE_SHOT_LIMIT:
                 # Most messages: one read and one decompression, no stream buffers to allocate.
                 decode_bytes(f.read(), sha256, self._keys)
                 return
-        with self.open_stream(sha256) as r:
-            while r.read(CHUNK):
-                pass
+            with io.BufferedReader(BlobReader(f, sha256, self._keys), buffer_size=CHUNK) as r:
+                while r.read(CHUNK):
+                    pass
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -187,8 +192,13 @@ class BlobStore:
         existing blob is verified and kept, or quarantined and rewritten if it is damaged."""
         return self.put_many([raw])[0]
 
-    def put_many(self, raws: list[bytes]) -> list[tuple[str, int]]:
-        """Store several blobs durably, batching the fsyncs; results in the order given."""
+    def put_many(
+        self, raws: list[bytes], meanwhile: Callable[[], object] | None = None
+    ) -> list[tuple[str, int]]:
+        """Store several blobs durably, batching the fsyncs; results in the order given.
+
+        `meanwhile`, if given, is called once while the disk flushes the new files: the caller's
+        work that does not need the blobs stored (ingest parses the messages there)."""
         hashes = [sha256_of(raw) for raw in raws]
         pending: dict[str, bytes] = {}
         for sha, raw in zip(hashes, raws, strict=True):
@@ -197,7 +207,14 @@ class BlobStore:
         new_dirs: set[str] = set()
         temps = self._write_temps(pending, new_dirs)
         try:
-            self._sync_files([tmp for tmp, _ in temps.values()])
+            # The flush waits on the disk, not the CPU: the files are re-read and checked, and
+            # the caller's work done, meanwhile. A temp file holds the same bytes it will hold
+            # under its name, so checking it before the rename checks the blob.
+            with _in_background(self._sync_files, [tmp for tmp, _ in temps.values()]):
+                for sha, (tmp, _) in temps.items():
+                    self._reverify(tmp, sha)
+                if meanwhile is not None:
+                    meanwhile()
             for sha, (tmp, _) in temps.items():
                 os.replace(tmp, self._path(sha))
         except BaseException:
@@ -206,8 +223,6 @@ class BlobStore:
             raise
         # The renamed entries, and the entries of directories created for them, made durable.
         self._sync_dirs({os.path.dirname(self._path(sha)) for sha in pending} | new_dirs)
-        for sha, (_, size) in temps.items():
-            self._reverify(sha, size)
         written = {sha: size for sha, (_, size) in temps.items()}
         return [(sha, written.get(sha) or self.stored_size(sha)) for sha in hashes]
 
@@ -295,30 +310,29 @@ class BlobStore:
             self._known_dirs.add(d)
         return created
 
-    def _reverify(self, sha256: str, stored_size: int) -> None:
-        """Read back what was just written and check it decodes to its hash (SECURITY.md)."""
+    def _reverify(self, tmp: str, sha256: str) -> None:
+        """Read back what was just written and check it decodes to its hash (SECURITY.md).
+        A file that does not is moved to the quarantine, never deleted."""
         try:
-            if stored_size > ONE_SHOT_LIMIT:
-                self.verify(sha256)
-                return
-            with open(self._path(sha256), "rb", buffering=0) as f:
-                decode_bytes(f.read(), sha256, self._keys)
+            self._verify_file(open(tmp, "rb", buffering=0), sha256)
         except BlobCorrupt:
-            self.quarantine(sha256)
+            self._quarantine_path(tmp, sha256)
             raise
 
     def quarantine(self, sha256: str) -> Path | None:
         """Move a bad blob aside (never delete it): it no longer counts as stored.
 
         Returns where it went, or None if another process moved it first."""
-        src = self.path_for(sha256)
+        return self._quarantine_path(self.path_for(sha256), sha256)
+
+    def _quarantine_path(self, src: str | Path, sha256: str) -> Path | None:
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
         dest = self.quarantine_dir / f"{sha256}.{os.urandom(4).hex()}"
         try:
             os.replace(src, dest)
         except FileNotFoundError:
             return None
-        _fsync_dir(src.parent)
+        _fsync_dir(os.path.dirname(src))
         return dest
 
 
@@ -354,6 +368,28 @@ def _syncfs(path: Path) -> bool:
         return _SYNCFS(fd) == 0
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _in_background(work: Callable[..., object], *args):
+    """Run `work(*args)` in a thread while the block runs; its error is raised after the block
+    (the block's own error wins)."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="blob-flush", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _write_all(fd: int, data: bytes) -> int:

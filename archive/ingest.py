@@ -64,11 +64,11 @@ def store_messages(
         return []
     store = store or get_store()
     uidvalidity = folder_uidvalidity(folder)
-    # Durable blobs first, outside the transaction (fsyncs must not hold database locks).
-    stored = store.put_many([m.raw for m in fetched])
-    parsed = [parse_message(m.raw) for m in fetched]
-    # Browser (issue 6): search text and references, read before any database lock is taken.
-    prepared = indexing.prepare(fetched, parsed)
+    read = _Reading(fetched)
+    # Durable blobs first, outside the transaction (fsyncs must not hold database locks); the
+    # messages are parsed while the disk flushes them.
+    stored = store.put_many([m.raw for m in fetched], meanwhile=read)
+    parsed, prepared = read()
     now = timezone.now()
     # The rows are built before the transaction too: with SQLite every worker process waits
     # for the one write lock, so work done while holding it keeps the others waiting.
@@ -94,6 +94,21 @@ def store_messages(
         if in_transaction is not None:
             in_transaction(created)
     return created
+
+
+class _Reading:
+    """Parsing a batch, and reading its search text and references (issue 6) before any
+    database lock is taken; done once, whenever first called."""
+
+    def __init__(self, fetched: Sequence[FetchedMessage]):
+        self.fetched = fetched
+        self.done: tuple[list[ParsedHeaders], indexing.Prepared] | None = None
+
+    def __call__(self) -> tuple[list[ParsedHeaders], indexing.Prepared]:
+        if self.done is None:
+            parsed = [parse_message(m.raw) for m in self.fetched]
+            self.done = parsed, indexing.prepare(self.fetched, parsed)
+        return self.done
 
 
 def fetched_for(created: list[Message]) -> list[FetchedMessage]:

@@ -204,6 +204,28 @@ def test_a_blob_that_reads_back_wrong_after_writing_is_quarantined(store, monkey
     assert [p.name.split(".")[0] for p in store.quarantine_dir.iterdir()] == [sha]
 
 
+def test_the_callers_work_runs_while_new_files_are_flushed_and_a_failed_flush_stores_nothing(
+    store, monkeypatch
+):
+    seen_meanwhile = []
+
+    def parse_meanwhile():
+        seen_meanwhile.append(sorted(p.name[:5] for p in store.blob_dir.rglob("*") if p.is_file()))
+
+    store.put_many([sample_message(b"%d" % i) for i in range(3)], meanwhile=parse_meanwhile)
+    assert seen_meanwhile == [[".tmp-"] * 3]  # called once, before any blob had its name
+
+    def disk_error(paths):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store, "_sync_files", disk_error)
+    raw = sample_message(b"not flushed")
+    with pytest.raises(OSError, match="Input/output"):
+        store.put_many([raw], meanwhile=parse_meanwhile)
+    assert not store.exists(hashlib.sha256(raw).hexdigest())
+    assert not [p for p in store.blob_dir.rglob(".tmp-*")]
+
+
 def test_a_50_mb_message_streams_without_copies_of_itself(any_store):
     raw = big_message(50 << 20)
     tracemalloc.start()

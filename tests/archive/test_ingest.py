@@ -119,7 +119,7 @@ def test_a_crash_between_blob_write_and_row_commit_leaves_only_an_orphan_blob(
 
 
 def test_no_row_is_written_when_a_blob_cannot_be_stored(archive_root, folder, monkeypatch):
-    def disk_full(raws):
+    def disk_full(raws, meanwhile=None):
         raise OSError(28, "No space left on device")
 
     store = get_store()
