@@ -321,6 +321,10 @@ def ensure_peers() -> set[str]:
 
 
 def measure(tool, run: str, messages: int) -> Result:
+    # Every tool starts with nothing left to write back: otherwise whoever runs after a tool
+    # that wrote 500 MB shares the disk with its write-back (and a syncfs waits for it).
+    os.sync()
+    time.sleep(2)
     seconds, peak, total, code, err = tool.run(timed_tree)
     lines = err.decode(errors="replace").strip().splitlines()
     note = "" if code == 0 else (lines[-1] if lines else f"exit status {code}")
