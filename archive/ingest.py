@@ -25,6 +25,7 @@ from archive import indexing
 from archive.blobstore import BlobBackend, BlobMissing, get_store
 from archive.models import Blob, Folder, Message, ParkedMessage
 from archive.parsing import ParsedHeaders, parse_message
+from archive.rows import build as build_row
 from archive.rows import insert as insert_rows
 
 
@@ -172,8 +173,9 @@ def _new_rows(
         if msg.uid in seen:
             continue
         seen.add(msg.uid)
-        row = Message(
-            folder=folder,
+        row = build_row(
+            Message,
+            folder_id=folder.pk,
             uidvalidity=uidvalidity,
             uid=msg.uid,
             pop3_uidl=msg.pop3_uidl,
@@ -193,6 +195,7 @@ def _new_rows(
             gm_labels=[str(label) for label in msg.gm_labels],
             parse_error=headers.error,
         )
+        row.folder = folder  # the relation cached, as Message(folder=...) would
         row._fetched = msg  # type: ignore[attr-defined]
         rows.append(row)
     return rows

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from archive.models import Blob, Message, MessageRef
-from archive.rows import _statement, insert
+from archive.rows import _statement, build, insert
 from tests.archive.conftest import make_account, make_folder
 
 pytestmark = pytest.mark.postgres  # also run against a real PostgreSQL by `make test`
@@ -67,3 +67,13 @@ def test_conflicting_rows_are_skipped_when_asked(db, archive_root):
     assert MessageRef.objects.count() == 1
     insert(Blob, [Blob(sha256="a" * 64, size=1, stored_size=1)], ignore_conflicts=True)
     assert Blob.objects.get().size == 10
+
+
+def test_build_makes_the_same_instance_as_keyword_arguments_with_defaults_for_the_rest():
+    given = {"folder_id": 3, "uid": 9, "blob_id": "b" * 64, "subject": "Grüße", "size": 10}
+    given["first_seen_at"] = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)  # its default is now()
+    keywords, built = Message(**given), build(Message, **given)
+    names = [f.attname for f in Message._meta.concrete_fields]
+    assert [getattr(built, n) for n in names] == [getattr(keywords, n) for n in names]
+    assert built.flags == [] and built.flags is not build(Message).flags  # a fresh default
+    assert built.pk is None and built._state.adding
