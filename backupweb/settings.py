@@ -117,12 +117,17 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while a worker writes; the timeout rides out short locks.
     # A checkpoint every 40 MB of WAL instead of 4 MB: during a backup the default made every
-    # other batch commit wait for a checkpoint and its fsyncs.
+    # other batch commit wait for a checkpoint and its fsyncs. A page cache of up to 64 MB per
+    # connection instead of 2 MB: with the default, a backup of 20,000 messages read 237,000
+    # pages back from the file and wrote 346,000 (114,000 and 255,000 with 64 MB, 8% faster).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA wal_autocheckpoint=10000; PRAGMA cache_size=-65536;"
+            ),
         }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -7,6 +7,7 @@
 - Jobs with "no successful run for N days" notifications are checked.
 - Background export files older than EXPORT_RETENTION_DAYS are removed.
 - Once an hour, blobs no message uses any more are collected (`archive/gc.py`).
+- The search index's segments left by backups are merged, a second's work at a time.
 """
 
 from __future__ import annotations
@@ -34,7 +35,19 @@ def housekeeping() -> dict[str, int]:
         "stale_notified": notify_stale_jobs(),
         "exports_removed": purge_old_exports(),
         "blobs_removed": collect_blobs(),
+        "search_merges": compact_search_index(),
     }
+
+
+def compact_search_index() -> int:
+    """Merge steps done on the search index (what a backup left unmerged, see archive.search)."""
+    from archive.search import compact
+
+    try:
+        return compact()
+    except DatabaseError:  # a locked database: the next minute's housekeeping tries again
+        logger.exception("search index merge failed")
+        return 0
 
 
 def collect_blobs() -> int:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from archive import search
 from archive.models import Message
 from archive.search import SearchQuery
+from jobs import reaper
 from tests.archive.browser_helpers import archive_raws
 from tests.archive.conftest import make_account, make_folder
 from tests.corpus import pick
@@ -151,3 +152,18 @@ def test_filters_alone_list_the_messages_that_pass_them(corpus_of_four, folder):
     q = SearchQuery(has_attachment=True, account_id=folder.account_id)
     assert q.empty and ids(q) == {"Invoice"}
     assert search.search(SearchQuery()).hits == []
+
+
+def test_segments_a_backup_leaves_unmerged_are_merged_by_the_housekeeping(archive_root, folder):
+    if connection.vendor != "sqlite":
+        pytest.skip("FTS5 segments: SQLite only (PostgreSQL's GIN index merges by itself)")
+    with connection.cursor() as c:
+        c.execute("SELECT v FROM archive_search_config WHERE k = 'automerge'")
+        assert c.fetchone() == (16,)  # migration 0004: merges wait for 16 segments
+    for day in range(1, 13):  # twelve batches, twelve segments: none merged yet
+        archive_raws(folder, [_raw(f"Batch {day}", f"wombat{day} report", day=day)], start=day)
+    assert search.compact() >= 1
+    assert search.compact() == 0  # nothing left to merge
+    for day in range(1, 13):
+        assert ids(SearchQuery(words=f"wombat{day}")) == {f"Batch {day}"}
+    assert reaper.housekeeping()["search_merges"] == 0
