@@ -2,8 +2,10 @@
 
 The index table (`archive_search`, created by migration 0002 for the database in use) holds one
 row per message, keyed by the Message id: subject, body (capped ~1 MB), from, to, cc and
-attachment names. The backup fills it as it stores messages (`archive.indexing`, inside the
-ingest transaction); `manage.py reindex` rebuilds it.
+attachment names. On SQLite it keeps the words, not the text (migration 0005): the snippets of
+a result page are made from the messages themselves (`_snippets`). The backup fills it as it
+stores messages (`archive.indexing`, inside the ingest transaction); `manage.py reindex`
+rebuilds it.
 
 A query is words (every word must match; "quoted phrases" match as phrases) anywhere, plus
 optional words per field, plus filters on the Message rows. Results come newest archived first
@@ -251,7 +253,7 @@ class _SQLite:
 
     def clear(self) -> None:
         with connection.cursor() as c:
-            c.execute("DELETE FROM archive_search")
+            c.execute("INSERT INTO archive_search(archive_search) VALUES('delete-all')")
 
     def match(self, q: SearchQuery) -> str:
         parts = []
@@ -262,18 +264,18 @@ class _SQLite:
 
     def query(self, q: SearchQuery, after: int | None, limit: int) -> list[tuple[int, str]]:
         exists, params = _filter_sql(q, "archive_search.rowid")
-        sql = (
-            "SELECT rowid, snippet(archive_search, -1, char(2), char(3), '…', 16) "
-            f"FROM archive_search WHERE archive_search MATCH %s AND {exists}"
-        )
-        args: list = [self.match(q), *params]
+        sql = f"SELECT rowid FROM archive_search WHERE archive_search MATCH %s AND {exists}"
+        match = self.match(q)
+        args: list = [match, *params]
         if after:
             sql += " AND rowid < %s"
             args.append(after)
         sql += " ORDER BY rowid DESC LIMIT %s"
         with connection.cursor() as c:
             c.execute(sql, [*args, limit])
-            return list(c.fetchall())
+            ids = [row[0] for row in c.fetchall()]
+        snippets = _snippets(ids, match)
+        return [(i, snippets.get(i, "")) for i in ids]
 
     def size(self) -> int:
         with connection.cursor() as c:
@@ -282,6 +284,56 @@ class _SQLite:
                 return int(c.fetchone()[0] or 0)
             except Exception:  # noqa: BLE001 - dbstat is optional in SQLite builds
                 return 0
+
+
+def _snippets(ids: list[int], match: str) -> dict[int, str]:
+    """Message id -> snippet, for one page of results.
+
+    The SQLite index keeps no copy of the text it indexed (contentless: the text is 70% of the
+    database otherwise, written by every backup). The page's messages are read from the blob
+    store, put in a small index of this connection's own (TEMP) with the same tokenizer, and
+    FTS5's snippet() runs on that with the same query: the same fragments it would have
+    chosen. A message whose blob cannot be read gets no snippet."""
+    from archive.blobstore import BlobError, get_store
+    from archive.indexing import document_for
+
+    store, rows = get_store(), []
+    for pk, sha in Message.objects.filter(pk__in=ids).values_list("pk", "blob_id"):
+        try:
+            doc = document_for(store.get(sha))
+        except BlobError:
+            continue
+        rows.append((pk, *(_clean(getattr(doc, f)[:SNIPPET_SOURCE_CHARS]) for f in FIELDS)))
+    if not rows:
+        return {}
+    with connection.cursor() as c:
+        c.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_page USING fts5({_COLUMNS})")
+        c.execute("DELETE FROM temp.search_page")
+        c.executemany(
+            f"INSERT INTO temp.search_page (rowid, {', '.join(FIELDS)}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+        c.execute(
+            "SELECT rowid, snippet(search_page, -1, char(2), char(3), '…', 16) "
+            "FROM temp.search_page WHERE search_page MATCH %s",
+            [match],
+        )
+        found = dict(c.fetchall())
+    # Matched further in than the text looked at: the start of the message instead.
+    return {pk: found.get(pk) or _opening(body) for pk, _, body, *_ in rows}
+
+
+def _opening(text: str, words: int = 16) -> str:
+    cut = text.split(None, words)
+    return " ".join(cut[:words]) + (" …" if len(cut) > words else "")
+
+
+# Text of each field a snippet is looked for in: snippet() reads all it is given, and a page of
+# long messages (patches, logs) took 125 ms with whole bodies; a match further in gets the
+# start of the message as its snippet.
+SNIPPET_SOURCE_CHARS = 20_000
+_COLUMNS = ", ".join(FIELDS) + ", tokenize = 'unicode61 remove_diacritics 2'"
 
 
 def _fts_phrase(term: str) -> str:

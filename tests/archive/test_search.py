@@ -5,7 +5,12 @@ Marked `postgres`: `make test` runs these again under a real PostgreSQL.
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -22,6 +27,7 @@ from tests.archive.conftest import make_account, make_folder
 from tests.corpus import pick
 
 pytestmark = [pytest.mark.postgres]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _raw(subject: str, body: str, frm="alice@example.org", to="bob@example.org", cc="",
@@ -167,3 +173,41 @@ def test_segments_a_backup_leaves_unmerged_are_merged_by_the_housekeeping(archiv
     for day in range(1, 13):
         assert ids(SearchQuery(words=f"wombat{day}")) == {f"Batch {day}"}
     assert reaper.housekeeping()["search_merges"] == 0
+
+
+def test_the_migration_to_a_contentless_index_keeps_what_was_indexed(tmp_path):
+    """Migration 0005 on an archive indexed before it: the words stay searchable, the copy of
+    the text is gone, and migrating back leaves an empty index to rebuild (SQLite only)."""
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "backupweb.settings"}
+    env.pop("DATABASE_URL", None)
+
+    def migrate(target: str) -> None:
+        command = [sys.executable, "manage.py", "migrate", "archive", target, "-v0"]
+        subprocess.run(command, cwd=ROOT, env=env, check=True)
+
+    migrate("0004")
+    db = sqlite3.connect(tmp_path / "backupweb.sqlite3")
+    with db:
+        db.execute(
+            "INSERT INTO archive_search (rowid, subject, body, from_addr, to_addrs, cc_addrs, "
+            "attachments) VALUES (7, 'Budget', 'the wombat report', 'a@x', 'b@x', '', '')"
+        )
+    migrate("0005")
+    assert db.execute("SELECT rowid, body FROM archive_search WHERE archive_search MATCH "
+                      "'wombat'").fetchall() == [(7, None)]  # fmt: skip
+    assert (
+        db.execute("SELECT v FROM archive_search_config WHERE k = 'automerge'").fetchone()[0] == 16
+    )
+    migrate("0004")
+    assert db.execute("SELECT count(*) FROM archive_search").fetchone() == (0,)
+
+
+def test_a_match_deep_in_a_long_message_gets_the_start_of_the_message_as_its_snippet(
+    archive_root, folder
+):
+    padding = "lorem ipsum " * (search.SNIPPET_SOURCE_CHARS // 12 + 10)
+    archive_raws(folder, [_raw("Long log", f"Opening words here. {padding} platypus at the end")])
+    (hit,) = search.search(SearchQuery(words="platypus")).hits
+    assert hit.snippet.startswith("Opening words here. lorem ipsum")
+    (hit,) = search.search(SearchQuery(words="opening")).hits
+    assert "<mark>Opening</mark>" in hit.snippet
