@@ -205,6 +205,8 @@ def test_the_migration_to_a_contentless_index_keeps_what_was_indexed(tmp_path):
 def test_a_match_deep_in_a_long_message_gets_the_start_of_the_message_as_its_snippet(
     archive_root, folder
 ):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite makes snippets from the messages (PostgreSQL from its stored text)")
     padding = "lorem ipsum " * (search.SNIPPET_SOURCE_CHARS // 12 + 10)
     archive_raws(folder, [_raw("Long log", f"Opening words here. {padding} platypus at the end")])
     (hit,) = search.search(SearchQuery(words="platypus")).hits
