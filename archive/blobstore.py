@@ -205,14 +205,10 @@ class BlobStore:
             if sha not in pending and not self._holds_good_copy(sha):
                 pending[sha] = raw
         new_dirs: set[str] = set()
-        temps = self._write_temps(pending, new_dirs)
+        temps = self._write_temps(pending, new_dirs)  # each written, then read back and checked
         try:
-            # The flush waits on the disk, not the CPU: the files are re-read and checked, and
-            # the caller's work done, meanwhile. A temp file holds the same bytes it will hold
-            # under its name, so checking it before the rename checks the blob.
+            # The flush waits on the disk, not the CPU: the caller's work is done meanwhile.
             with _in_background(self._sync_files, [tmp for tmp, _ in temps.values()]):
-                for sha, (tmp, _) in temps.items():
-                    self._reverify(tmp, sha)
                 if meanwhile is not None:
                     meanwhile()
             for sha, (tmp, _) in temps.items():
@@ -264,21 +260,32 @@ class BlobStore:
                 new_dirs |= self._ensure_dir(directory)
                 fd, tmp = _create_temp(directory, sha)
                 temps[sha] = (tmp, 0)
-                temps[sha] = (tmp, self._write_blob(fd, raw, sha))
+                temps[sha] = (tmp, self._write_blob(fd, tmp, raw, sha))
         except BaseException:
             for tmp, _ in temps.values():
                 _unlink_quietly(tmp)
             raise
         return temps
 
-    def _write_blob(self, fd: int, raw: bytes, sha256: str) -> int:
-        if len(raw) <= ONE_SHOT_LIMIT:  # most messages: encoded in memory, one write
+    def _write_blob(self, fd: int, tmp: str, raw: bytes, sha256: str) -> int:
+        """Write the blob into its new temp file, then read it back and check that it decodes
+        to its hash (SECURITY.md). A temp file holds the bytes it will hold under its name, so
+        this checks the blob; a file that fails is quarantined, never deleted."""
+        if len(raw) > ONE_SHOT_LIMIT:  # streamed in chunks, then read back the same way
+            with os.fdopen(fd, "wb", buffering=CHUNK) as out:
+                size = encode_to(raw, sha256, self.key, out)
+            self._reverify(tmp, sha256)
+            return size
+        try:  # most messages: encoded in memory, one write, read back from the same descriptor
+            size = _write_all(fd, encode_bytes(raw, sha256, self.key))
             try:
-                return _write_all(fd, encode_bytes(raw, sha256, self.key))
-            finally:
-                os.close(fd)
-        with os.fdopen(fd, "wb", buffering=CHUNK) as out:
-            return encode_to(raw, sha256, self.key, out)
+                decode_bytes(os.pread(fd, size + 1, 0), sha256, self._keys)
+            except BlobCorrupt:
+                self._quarantine_path(tmp, sha256)
+                raise
+            return size
+        finally:
+            os.close(fd)
 
     def _sync_files(self, paths: list[str]) -> None:
         # One syncfs for a large batch is far cheaper than one journal commit per file.
@@ -370,7 +377,7 @@ def _syncfs(path: Path) -> bool:
         os.close(fd)
 
 
-_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _temp_numbers = itertools.count()
 
 
