@@ -5,6 +5,8 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from archive.vendorsql import VendorRunSQL
+
 # The statements as they were when this migration was written (archive/dbsql.py keeps the
 # expressions the queries use; a migration must not change when that module does).
 SQLITE_SEARCH = [
@@ -40,26 +42,6 @@ POSTGRES_SORT_INDEXES_DROP = [
     "DROP INDEX IF EXISTS archive_msg_sort_from",
     "DROP INDEX IF EXISTS archive_msg_sort_subject",
 ]
-
-
-class VendorRunSQL(migrations.RunSQL):
-    """RunSQL that only runs on one database vendor (SQLite FTS5 or PostgreSQL full-text)."""
-
-    def __init__(self, vendor, sql, reverse_sql):
-        super().__init__(sql, reverse_sql)
-        self.vendor = vendor
-
-    def deconstruct(self):
-        name, args, kwargs = super().deconstruct()
-        return name, [self.vendor, self.sql, self.reverse_sql], {}
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == self.vendor:
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == self.vendor:
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):

@@ -4,22 +4,15 @@
 
 from django.db import migrations
 
-
-class PostgresRunSQL(migrations.RunSQL):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+from archive.vendorsql import VendorRunSQL
 
 
 class Migration(migrations.Migration):
     dependencies = [("archive", "0002_conversations_and_search")]
 
     operations = [
-        PostgresRunSQL(
+        VendorRunSQL(
+            "postgresql",
             ["ALTER TABLE archive_search ALTER COLUMN document SET STATISTICS 2000"],
             ["ALTER TABLE archive_search ALTER COLUMN document SET STATISTICS -1"],
         ),

@@ -4,22 +4,15 @@
 
 from django.db import migrations
 
-
-class SQLiteRunSQL(migrations.RunSQL):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "sqlite":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "sqlite":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+from archive.vendorsql import VendorRunSQL
 
 
 class Migration(migrations.Migration):
     dependencies = [("archive", "0003_search_statistics")]
 
     operations = [
-        SQLiteRunSQL(
+        VendorRunSQL(
+            "sqlite",
             ["INSERT INTO archive_search(archive_search, rank) VALUES('automerge', 16)"],
             ["INSERT INTO archive_search(archive_search, rank) VALUES('automerge', 4)"],
         ),

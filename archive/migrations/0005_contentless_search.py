@@ -5,6 +5,8 @@
 
 from django.db import migrations
 
+from archive.vendorsql import VendorRunSQL
+
 COLUMNS = (
     "subject, body, from_addr, to_addrs, cc_addrs, attachments, "
     "tokenize = 'unicode61 remove_diacritics 2'"
@@ -29,21 +31,12 @@ def replace_with(options: str, copy: bool) -> list[str]:
     ]
 
 
-class SQLiteRunSQL(migrations.RunSQL):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "sqlite":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "sqlite":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-
-
 class Migration(migrations.Migration):
     dependencies = [("archive", "0004_search_automerge")]
 
     operations = [
-        SQLiteRunSQL(
+        VendorRunSQL(
+            "sqlite",
             replace_with(", content=''", copy=True),
             replace_with("", copy=False),  # a contentless index cannot give its text back
         )
