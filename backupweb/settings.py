@@ -30,7 +30,8 @@ def env_secret(name: str, default: str = "") -> str:
 
 PRODUCTION = env.bool("PRODUCTION", default=False)
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
+# An empty DATA_DIR is the default too, not the current directory (keys would land there).
+DATA_DIR = Path(env.str("DATA_DIR", default="") or BASE_DIR / "data")
 
 
 def required_secret(name: str, dev_file: str) -> str:

@@ -73,3 +73,18 @@ def test_database_url_switches_to_postgresql(tmp_path):
     result = load_settings(tmp_path, DATABASE_URL="postgres://u:p@db.example:5432/bw")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "django.db.backends.postgresql"
+
+
+def test_an_empty_data_dir_means_the_default_not_the_current_directory(tmp_path):
+    code = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE']='backupweb.settings'; "
+        "from django.conf import settings; print(settings.DATA_DIR)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env = {**clean, "DATA_DIR": "", "PYTHONPATH": str(BASE_DIR)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(BASE_DIR / "data")
+    assert list(tmp_path.iterdir()) == []  # no key files in the working directory
