@@ -274,15 +274,12 @@ class BlobStore:
         if len(raw) > ONE_SHOT_LIMIT:  # streamed in chunks, then read back the same way
             with os.fdopen(fd, "wb", buffering=CHUNK) as out:
                 size = encode_to(raw, sha256, self.key, out)
-            self._reverify(tmp, sha256)
+            self._reverify(tmp, sha256, lambda: self._verify_file(open(tmp, "rb"), sha256))
             return size
         try:  # most messages: encoded in memory, one write, read back from the same descriptor
             size = _write_all(fd, encode_bytes(raw, sha256, self.key))
-            try:
-                decode_bytes(os.pread(fd, size + 1, 0), sha256, self._keys)
-            except BlobCorrupt:
-                self._quarantine_path(tmp, sha256)
-                raise
+            read_back = os.pread(fd, size + 1, 0)
+            self._reverify(tmp, sha256, lambda: decode_bytes(read_back, sha256, self._keys))
             return size
         finally:
             os.close(fd)
@@ -317,11 +314,11 @@ class BlobStore:
             self._known_dirs.add(d)
         return created
 
-    def _reverify(self, tmp: str, sha256: str) -> None:
-        """Read back what was just written and check it decodes to its hash (SECURITY.md).
-        A file that does not is moved to the quarantine, never deleted."""
+    def _reverify(self, tmp: str, sha256: str, check: Callable[[], object]) -> None:
+        """`check()` decodes what was just written, read back; a file that does not decode to
+        its hash is moved to the quarantine, never deleted (SECURITY.md)."""
         try:
-            self._verify_file(open(tmp, "rb", buffering=0), sha256)
+            check()
         except BlobCorrupt:
             self._quarantine_path(tmp, sha256)
             raise

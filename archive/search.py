@@ -130,10 +130,12 @@ def search(q: SearchQuery, *, after: int | None = None, per_page: int = PER_PAGE
         if not q.has_filters:
             return SearchPage()
         return _filter_only(q, after, per_page)
-    rows = _backend().query(q, after, per_page + 1)
+    backend = _backend()
+    rows = backend.query(q, after, per_page + 1)
     ids = [r[0] for r in rows[:per_page]]
     by_id = Message.objects.select_related("folder", "folder__account").in_bulk(ids)
-    hits = [Hit(by_id[i], highlight(snip)) for i, snip in rows[:per_page] if i in by_id]
+    snippets = backend.snippets(q, [by_id[i] for i in ids if i in by_id], dict(rows))
+    hits = [Hit(by_id[i], highlight(snippets.get(i, ""))) for i in ids if i in by_id]
     return SearchPage(hits, next_after=ids[-1] if len(rows) > per_page else None)
 
 
@@ -265,17 +267,17 @@ class _SQLite:
     def query(self, q: SearchQuery, after: int | None, limit: int) -> list[tuple[int, str]]:
         exists, params = _filter_sql(q, "archive_search.rowid")
         sql = f"SELECT rowid FROM archive_search WHERE archive_search MATCH %s AND {exists}"
-        match = self.match(q)
-        args: list = [match, *params]
+        args: list = [self.match(q), *params]
         if after:
             sql += " AND rowid < %s"
             args.append(after)
         sql += " ORDER BY rowid DESC LIMIT %s"
         with connection.cursor() as c:
             c.execute(sql, [*args, limit])
-            ids = [row[0] for row in c.fetchall()]
-        snippets = _snippets(ids, match)
-        return [(i, snippets.get(i, "")) for i in ids]
+            return [(row[0], "") for row in c.fetchall()]
+
+    def snippets(self, q: SearchQuery, messages: list, found: dict) -> dict[int, str]:
+        return _snippets(messages, self.match(q))  # the index has no text to cut them from
 
     def size(self) -> int:
         with connection.cursor() as c:
@@ -286,7 +288,7 @@ class _SQLite:
                 return 0
 
 
-def _snippets(ids: list[int], match: str) -> dict[int, str]:
+def _snippets(messages: list[Message], match: str) -> dict[int, str]:
     """Message id -> snippet, for one page of results.
 
     The SQLite index keeps no copy of the text it indexed (contentless: the text is 70% of the
@@ -298,12 +300,13 @@ def _snippets(ids: list[int], match: str) -> dict[int, str]:
     from archive.indexing import document_for
 
     store, rows = get_store(), []
-    for pk, sha in Message.objects.filter(pk__in=ids).values_list("pk", "blob_id"):
+    for message in messages:
         try:
-            doc = document_for(store.get(sha))
+            doc = document_for(store.get(message.blob_id))
         except BlobError:
             continue
-        rows.append((pk, *(_clean(getattr(doc, f)[:SNIPPET_SOURCE_CHARS]) for f in FIELDS)))
+        fields = (_clean(getattr(doc, f)[:SNIPPET_SOURCE_CHARS]) for f in FIELDS)
+        rows.append((message.pk, *fields))
     if not rows:
         return {}
     with connection.cursor() as c:
@@ -399,6 +402,9 @@ class _Postgres:
         with connection.cursor() as c:
             c.execute(sql, [*params, *args, limit])
             return list(c.fetchall())
+
+    def snippets(self, q: SearchQuery, messages: list, found: dict) -> dict[int, str]:
+        return found  # ts_headline made them with the query
 
     def size(self) -> int:
         with connection.cursor() as c:
