@@ -129,7 +129,7 @@ def _check_header(header: list[str]) -> None:
         raise ImportFileError(f"The header line is wrong: {'; '.join(problems)}.")
 
 
-def _form_data(values: dict[str, str]) -> dict[str, str]:
+def form_data(values: dict[str, str]) -> dict[str, str]:
     """CSV values to the account form's fields, filling what a preset or protocol implies."""
     v = {k: (values.get(k) or "").strip() for k in REQUIRED + OPTIONAL}
     v["password"] = values.get("password") or ""  # passwords keep their spaces
@@ -178,7 +178,7 @@ def plan(data: bytes, update_existing: bool = False) -> Plan:
             row.action = "skip"
             continue
         row.action = "update" if existing else "create"
-        row.form = AccountForm(_form_data(values), instance=existing)
+        row.form = AccountForm(form_data(values), instance=existing)
         for field_name, messages in row.form.errors.items():
             row.errors[FIELD_TO_COLUMN.get(field_name, field_name)] = list(messages)
     return Plan(rows=rows, update_existing=update_existing)

@@ -8,7 +8,7 @@ from django import forms
 
 from accounts import oauth_clients, presets
 from accounts.models import Account
-from jobs.engine.connection import normalize_fingerprint
+from mail.tls import normalize_fingerprint
 
 # A host name or an IP address: no scheme, path, port or spaces.
 HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\s/:@\[\]]+|[0-9A-Fa-f:]+)$")

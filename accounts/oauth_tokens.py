@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts import oauth, oauth_clients, secrets
 from accounts.models import Account
-from jobs.engine import errors
+from mail import errors
 
 log = logging.getLogger("backupweb.audit")
 

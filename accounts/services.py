@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from accounts.signals import account_deleting
-from jobs.engine.connection import ConnectionReport, test_connection
+from mail.probe import ConnectionReport, test_connection
 
 log = logging.getLogger("backupweb.audit")
 

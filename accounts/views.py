@@ -14,7 +14,7 @@ from accounts import csv_import, oauth_clients, presets, services
 from accounts.forms import AccountForm, DeleteForm, ImportForm
 from accounts.models import Account
 from backupweb.access import staff_required
-from jobs.engine.connection import normalize_fingerprint
+from mail.tls import normalize_fingerprint
 
 
 def _posted(request: HttpRequest):

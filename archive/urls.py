@@ -1,6 +1,6 @@
 from django.urls import path
 
-from archive import views, views_export, views_transfer
+from archive import views, views_transfer
 
 app_name = "archive"
 urlpatterns = [
@@ -20,7 +20,4 @@ urlpatterns = [
     path("messages/<int:pk>/conversation/", views.conversation, name="conversation"),
     path("search/", views_transfer.search_view, name="search"),
     path("export/", views_transfer.export_view, name="export"),
-    path("export/background/", views_export.export_background, name="export-background"),
-    path("exports/<int:pk>/", views_export.export_run, name="export-run"),
-    path("exports/<int:pk>/download", views_export.export_download, name="export-download"),
 ]

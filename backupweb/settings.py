@@ -184,7 +184,7 @@ ARCHIVE_ROOT = Path(env.str("ARCHIVE_ROOT", default=str(DATA_DIR / "archive")))
 # Server folder an admin fills with large mail files (mbox, zip, Maildir, .mbox packages) to
 # import in the background; empty: server imports are off (uploads still work).
 IMPORT_DIR = env.str("IMPORT_DIR", default="")
-# Background exports (archive/export_job.py) are written to DATA_DIR/exports; the jobs
+# Background exports (jobs/engine/export.py) are written to DATA_DIR/exports; the jobs
 # housekeeping removes files older than EXPORT_RETENTION_DAYS (0 keeps them).
 EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 # Blobs no message uses any more (e.g. after deleting an account with its archive) are removed

@@ -5,4 +5,4 @@ class JobsConfig(AppConfig):
     name = "jobs"
 
     def ready(self) -> None:
-        from jobs import signals  # noqa: F401  (connects the schedule sync)
+        from jobs import bulk, signals  # noqa: F401  (connect the schedule sync, bulk rows)

@@ -9,7 +9,7 @@ account that already exists uses it as it is (its other columns may stay empty).
 
 Concurrency: `dispatch` starts waiting rows while fewer than `concurrency` of the bulk's jobs
 have a run queued or running; it is called on start and again whenever one of its runs ends
-(`jobs.kinds.after_run`), and by the "continue" button.
+(`start_next_rows`, told by the runner's `run_finished` signal), and by the "continue" button.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ import io
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.dispatch import receiver
 
 from accounts import csv_import
 from accounts.forms import AccountForm
 from accounts.models import Account
 from jobs import runner
 from jobs.models import BulkMigration, BulkRow, Job, JobRun
+from jobs.signals import run_finished
 
 SIDES = ("source", "destination")
 COLUMNS = csv_import.REQUIRED + csv_import.OPTIONAL
@@ -91,7 +93,7 @@ def _account(values: dict[str, str]) -> tuple[Account | None, str]:
     existing = Account.objects.active().filter(name=name).first() if name else None
     if existing is not None:
         return existing, ""
-    form = AccountForm(csv_import._form_data(values))
+    form = AccountForm(csv_import.form_data(values))
     if not form.is_valid():
         problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         return None, problems
@@ -192,6 +194,13 @@ def dispatch(bulk: BulkMigration) -> list[JobRun]:
 def dispatch_for_job(job_id: int) -> None:
     for bulk in BulkMigration.objects.filter(rows__job_id=job_id).distinct():
         dispatch(bulk)
+
+
+@receiver(run_finished, dispatch_uid="jobs-bulk-next-rows")
+def start_next_rows(sender, run: JobRun, **kwargs) -> None:
+    """A bulk migration's next rows start when one of its runs ends."""
+    if run.job.kind == Job.Kind.SYNC:
+        dispatch_for_job(run.job_id)
 
 
 def template_csv() -> str:

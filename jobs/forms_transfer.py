@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import Account
-from jobs.engine.mapping import parse_rules
+from jobs.engine.copying.mapping import parse_rules
 from jobs.forms import JobForm, _lines
 from jobs.models import Job
 

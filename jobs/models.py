@@ -46,7 +46,7 @@ class Job(models.Model):
         null=True,
         blank=True,
     )
-    # BackupOptions as JSON (dates as ISO strings); see jobs.runner.backup_options.
+    # The kind's options as JSON (dates as ISO strings); see jobs.kinds.
     options = models.JSONField(default=dict, blank=True)
     schedule = models.CharField(max_length=10, choices=Schedule, default=Schedule.MANUAL)
     interval_hours = models.PositiveIntegerField(null=True, blank=True)
@@ -140,6 +140,9 @@ class JobRun(models.Model):
     )
     # Only these folders (retry of failed folders); empty: the job's own options.
     only_folders = models.JSONField(default=list, blank=True)
+    # The options this run uses: the job's when it was queued, or the command line's. Null for
+    # runs queued before this field existed: they use the job's.
+    options = models.JSONField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
     # Last time a Celery message was sent for it: the reaper re-sends for runs Redis lost.
     enqueued_at = models.DateTimeField(null=True, blank=True)

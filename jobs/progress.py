@@ -53,6 +53,8 @@ class RunRecorder:
     stop_event: threading.Event = field(default_factory=threading.Event)
     # Why we stopped on our own: "cancelled" (the admin asked) or "lost" (reaped or lease lost).
     stop_reason: str = ""
+    # A second listener, told what the engine reports as it happens: the command line's bars.
+    listener: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _done: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -69,12 +71,16 @@ class RunRecorder:
                 state.finished_at = now
             state.state, state.total, state.done = p.state, p.total, p.done
             state.bytes, state.error, state.dirty = p.bytes, p.error, True
+        if self.listener is not None:
+            self.listener.update(p)
 
     def log(self, message: str) -> None:
         line = f"{timezone.localtime():%H:%M:%S} {redact(str(message))}"
         logger.info(line, extra={"run_id": self.run_id, "account_id": self.account_id})
         with self._lock:
             self.pending_log.append(line)
+        if self.listener is not None:
+            self.listener.log(redact(str(message)))
 
     def should_stop(self) -> bool:
         return self.stop_event.is_set()

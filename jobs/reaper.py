@@ -63,7 +63,7 @@ def collect_blobs() -> int:
 
 
 def purge_old_exports() -> int:
-    from archive.export_job import purge_old_exports as purge
+    from jobs.engine.export import purge_old_exports as purge
 
     try:
         return purge()

@@ -1,28 +1,42 @@
-"""Starting and executing runs: shared by the Celery tasks, the "run now" view and `run_job`.
+"""The run lifecycle, one path for every caller: the UI, the scheduler, the API and the commands.
 
 `trigger` records a queued run and sends its id to the workers once the transaction commits.
 `execute` claims a queued run with a conditional UPDATE (so one worker owns it), takes the
-account's lease, runs the engine with a RunRecorder, and records the outcome.
+account's lease, runs the kind's engine (`jobs.kinds`) with a RunRecorder, records the outcome,
+audits it and tells the listeners of `run_finished` (notifications, bulk migrations).
+`run_here` is the command line's entrance: the same run, executed in the calling process with the
+terminal's progress display as a second listener.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
+import time
 from collections.abc import Iterable
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jobs import leases
-from jobs.engine.errors import AuthenticationFailed, PermanentError, TransientError
+import audit
+from jobs import kinds, leases
 from jobs.models import FolderRun, Job, JobRun
 from jobs.progress import RunRecorder, append_log
+from jobs.signals import run_finished
+from mail.errors import AuthenticationFailed, PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 State = JobRun.State
+
+RUN_TASK = "jobs.run_job"  # jobs/tasks.py
+COMMAND_LINE = "command line on"  # how a command-line run names its worker: "... HOST pid N"
+# Who the audit log names for a run's outcome (a person's own start is audited by the view).
+ACTORS = {JobRun.Trigger.COMMAND: "command line", JobRun.Trigger.SCHEDULE: "schedule"}
 
 REPORT_STATES = {
     "succeeded": State.SUCCEEDED,
@@ -40,9 +54,11 @@ def trigger(
     only_folders: Iterable[str] = (),
     resumes: JobRun | None = None,
     send: bool = True,
+    options: dict | None = None,
 ) -> tuple[JobRun, bool]:
     """Queue a run of the job, or join the one already queued. Returns (run, created).
 
+    The run keeps its own copy of the options (the job's, or `options` from the command line).
     send=False leaves it to the caller to execute the run (the command line does, in-process).
     """
     existing = job.runs.filter(state=State.QUEUED).first()
@@ -55,6 +71,7 @@ def trigger(
                 account_id=job.account_id,
                 trigger=how,
                 only_folders=list(only_folders),
+                options=dict(job.options if options is None else options),
                 resumes=resumes,
                 attempts=resumes.attempts if resumes and resumes.state == State.INTERRUPTED else 0,
             )
@@ -73,11 +90,10 @@ def enqueue(run: JobRun, countdown: float | None = None) -> None:
     run_id = run.pk
 
     def send() -> None:
-        from jobs.tasks import run_job
-
         JobRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
         try:
-            run_job.apply_async((run_id,), countdown=countdown)
+            # By name: the task module imports this one, not the other way round.
+            current_app.send_task(RUN_TASK, (run_id,), countdown=countdown)
         except Exception as exc:  # Redis away: the run stays queued and the reaper re-sends it
             logger.warning("could not enqueue run %s: %s", run_id, exc, extra={"run_id": run_id})
 
@@ -102,7 +118,7 @@ def retry_failed_folders(run: JobRun) -> tuple[JobRun, bool] | None:
     return trigger(run.job, JobRun.Trigger.MANUAL, only_folders=folders, resumes=run)
 
 
-def execute(run_id: int, worker: str = "") -> JobRun | None:
+def execute(run_id: int, worker: str = "", listener=None) -> JobRun | None:
     """Run a queued run here and now. None when it is not ours to run (taken, done, waiting)."""
     run = JobRun.objects.select_related("job", "account").filter(pk=run_id).first()
     if run is None or run.state != State.QUEUED:
@@ -117,17 +133,121 @@ def execute(run_id: int, worker: str = "") -> JobRun | None:
         leases.release(run.account_id, run.pk)
         return None
     try:
-        _run_claimed(run)
+        run.report = _run_claimed(run, listener)
     finally:
         leases.release(run.account_id, run.pk)
         kick_next(run.account_id)
+    report = run.report
     run.refresh_from_db()
-    notify_safely(run)
-    if run.job.kind == Job.Kind.SYNC:
-        from jobs.kinds import after_run
-
-        after_run(run)  # a bulk migration starts its next rows
+    run.report = report  # the engine's report, for the command line's detailed lines
+    _record_outcome(run)
     return run
+
+
+def _record_outcome(run: JobRun) -> None:
+    audit.record(
+        ACTORS.get(run.trigger, "worker"), "run.finish", run,
+        account=run.account_id, kind=run.job.kind, state=run.state,
+    )  # fmt: skip
+    notify_safely(run)
+    try:
+        run_finished.send(sender=JobRun, run=run)
+    except Exception:  # a listener's bookkeeping must not turn a finished run into a failure
+        logger.exception("a run_finished listener failed", extra={"run_id": run.pk})
+
+
+class AccountBusy(Exception):
+    """The command line was asked for a run of an account that another run is working on."""
+
+    def __init__(self, run: JobRun, holder: JobRun | None):
+        self.run, self.holder = run, holder
+        what = f"run #{holder.pk} ({holder.job.name})" if holder else "another run"
+        super().__init__(
+            f"{run.account.name} is busy: {what} is running. Run #{run.pk} was not started; "
+            "use --wait to wait for it."
+        )
+
+
+def run_here(
+    job: Job,
+    *,
+    options: dict | None = None,
+    only_folders: Iterable[str] = (),
+    listener=None,
+    wait: bool = False,
+    poll_seconds: float = 2.0,
+) -> JobRun:
+    """The command line's run: recorded, leased, audited and notified like any other, executed
+    in this process with `listener` (the terminal's display) told the progress as it comes.
+
+    Raises AccountBusy when another run holds the account, unless `wait`: then it waits for it.
+    """
+    run, _ = trigger(
+        job, JobRun.Trigger.COMMAND, only_folders=only_folders, options=options, send=False
+    )
+    if run.trigger != JobRun.Trigger.COMMAND:  # joined a queued run of the job: run it here
+        JobRun.objects.filter(pk=run.pk).update(trigger=JobRun.Trigger.COMMAND)
+    audit.record("command line", "run.start", run, account=run.account_id, kind=job.kind)
+    worker = f"{COMMAND_LINE} {socket.gethostname()} pid {os.getpid()}"
+    while True:
+        result = execute(run.pk, worker=worker, listener=listener)
+        if result is not None:
+            return result
+        run.refresh_from_db()
+        if run.state != State.QUEUED:  # a worker took it meanwhile, or it was cancelled
+            return run
+        holder = (
+            JobRun.objects.select_related("job").filter(pk=leases.holder(run.account_id)).first()
+        )
+        if holder is not None and _was_killed(holder):
+            continue  # marked interrupted and its lease freed: try again at once
+        if not wait:
+            _refuse(run, holder)
+            raise AccountBusy(run, holder)
+        time.sleep(poll_seconds)
+
+
+def _was_killed(holder: JobRun) -> bool:
+    """A command-line run on this host whose process is gone (killed, or its machine slept) is
+    marked interrupted at once, rather than holding the account until its lease expires."""
+    words = holder.worker.split()
+    prefix = f"{COMMAND_LINE} {socket.gethostname()} pid "
+    if not holder.worker.startswith(prefix) or not words[-1].isdigit():
+        return False
+    if _command_runs(int(words[-1])):
+        return False
+    message = "The command-line process running it was killed."
+    interrupted = JobRun.objects.filter(pk=holder.pk, state=State.RUNNING).update(
+        state=State.INTERRUPTED, finished_at=timezone.now(), error=message, error_kind="stale"
+    )
+    leases.release(holder.account_id, holder.pk)
+    if interrupted:
+        append_log(holder.pk, [f"{timezone.localtime():%H:%M:%S} Interrupted: {message}"])
+    return True
+
+
+def _command_runs(pid: int) -> bool:
+    """Whether `pid` is still a manage.py process (a reused pid of another program is not)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"manage.py" in cmdline.read()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: assume it lives, the lease's expiry still frees the account
+        return True
+
+
+def _refuse(run: JobRun, holder: JobRun | None) -> None:
+    """The refused run stays in the history, cancelled, with the reason."""
+    reason = (
+        f"Not started: the account was busy with run #{holder.pk}."
+        if holder
+        else ("Not started: the account was busy.")
+    )
+    JobRun.objects.filter(pk=run.pk, state=State.QUEUED).update(
+        state=State.CANCELLED, finished_at=timezone.now(), summary=reason
+    )
+    audit.record("command line", "run.refused", run, account=run.account_id, kind=run.job.kind)
 
 
 def _claim(run: JobRun, worker: str) -> bool:
@@ -145,18 +265,22 @@ def _claim(run: JobRun, worker: str) -> bool:
     return bool(claimed)
 
 
-def _run_claimed(run: JobRun) -> None:
-    recorder = RunRecorder(run.pk, run.account_id)
+def _run_claimed(run: JobRun, listener=None):
+    """Run the engine under a recorder; returns the engine's report (None if it raised)."""
+    recorder = RunRecorder(run.pk, run.account_id, listener=listener)
     recorder.log(f"Run started on {run.worker or 'this process'} (attempt {run.attempts}).")
     recorder.start()
     outcome: dict = {}
+    report = None
     try:
-        outcome = _call_engine(run, recorder)
+        report = kinds.run_engine(run, recorder)
+        outcome = _outcome(run, recorder, report)
     except TransientError as exc:
         recorder.log(f"Temporary problem: {exc}")
         recorder.stop()
-        if _requeue_after_transient(run, str(exc)):
-            return
+        # The command line reports it at once; a worker's run retries with backoff.
+        if run.trigger != JobRun.Trigger.COMMAND and _requeue_after_transient(run, str(exc)):
+            return None
         outcome = {"state": State.FAILED, "error": str(exc), "error_kind": "transient"}
     except PermanentError as exc:
         recorder.log(f"Failed: {exc}")
@@ -170,37 +294,10 @@ def _run_claimed(run: JobRun) -> None:
     finally:
         recorder.stop()
     _finish(run, recorder, outcome)
+    return report
 
 
-def _run_backup(run: JobRun, recorder: RunRecorder):
-    from jobs.engine.backup import backup_account
-
-    return backup_account(
-        run.account,
-        backup_options(run.job.options, only_folders=run.only_folders),
-        progress=recorder.progress,
-        should_stop=recorder.should_stop,
-        log=recorder.log,
-    )
-
-
-def _engine_for(kind: str):
-    """The engine call for a job kind; every engine returns a report with the same shape."""
-    if kind == Job.Kind.BACKUP:
-        return _run_backup
-    if kind == Job.Kind.VERIFY:
-        from jobs.engine.verify import run_verify
-
-        return run_verify
-    from jobs.kinds import ENGINES
-
-    if kind not in ENGINES:
-        raise PermanentError(f"{Job.Kind(kind).label} jobs are not available yet.")
-    return ENGINES[kind]
-
-
-def _call_engine(run: JobRun, recorder: RunRecorder) -> dict:
-    report = _engine_for(run.job.kind)(run, recorder)
+def _outcome(run: JobRun, recorder: RunRecorder, report) -> dict:
     _record_folder_reports(run, report.folders)
     state = REPORT_STATES.get(report.state, State.FAILED)
     if recorder.stop_reason == "lost":
@@ -281,26 +378,3 @@ def kick_next(account_id: int) -> None:
     )
     if waiting is not None:
         enqueue(waiting)
-
-
-def backup_options(options: dict, *, only_folders: Iterable[str] = ()):
-    """The job's options JSON as the engine's BackupOptions (dates from ISO strings)."""
-    from jobs.engine.backup import BackupOptions
-
-    def date(value):
-        return dt.date.fromisoformat(value) if value else None
-
-    folders = list(only_folders) or options.get("folders") or None
-    extra = {}
-    if options.get("batch_bytes"):  # advanced knob, JSON only: bytes per FETCH of bodies
-        extra["batch_bytes"] = int(options["batch_bytes"])
-    return BackupOptions(
-        **extra,
-        folders=folders,
-        include=list(options.get("include") or []),
-        exclude=list(options.get("exclude") or []),
-        since=date(options.get("since")),
-        before=date(options.get("before")),
-        max_message_size=options.get("max_message_size") or None,
-        skip_trash_and_junk=bool(options.get("skip_trash_and_junk")),
-    )

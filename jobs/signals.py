@@ -6,7 +6,7 @@ import logging
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.signals import account_deleting
 from jobs import schedules
@@ -49,3 +49,8 @@ def _queue_gc() -> None:
         gc_blobs.delay()
     except Exception as exc:  # Redis away: the hourly housekeeping collects them instead
         logger.warning("could not queue the blob collection: %s", exc)
+
+
+# Sent by jobs.runner after a run ended and its outcome was recorded, whoever started it:
+# `run` is the finished JobRun. Bulk migrations start their next rows from here.
+run_finished = Signal()

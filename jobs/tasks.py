@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
+import audit
 from jobs import reaper, runner
 from jobs.models import Job, JobRun
 
 
-@shared_task(name="jobs.run_job", bind=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=runner.RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
 def run_job(self, run_id: int) -> str | None:
     run = runner.execute(run_id, worker=self.request.hostname or "")
     return run.state if run else None
@@ -20,7 +21,10 @@ def fire_job(job_id: int) -> int | None:
     job = Job.objects.filter(pk=job_id, enabled=True).first()
     if job is None:
         return None
-    run, _ = runner.trigger(job, JobRun.Trigger.SCHEDULE)
+    run, created = runner.trigger(job, JobRun.Trigger.SCHEDULE)
+    audit.record(
+        "schedule", "run.start", run, account=job.account_id, kind=job.kind, joined=not created
+    )
     return run.pk
 
 

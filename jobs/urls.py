@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs import views, views_transfer
+from jobs import views, views_export, views_transfer
 
 app_name = "jobs"
 urlpatterns = [
@@ -13,6 +13,9 @@ urlpatterns = [
     path("<int:pk>/run/", views.job_run_now, name="run-now"),
     path("<int:pk>/test-notification/", views.job_notify_test, name="notify-test"),
     path("add-daily/<int:account_pk>/", views.add_daily_backup, name="add-daily"),
+    path("exports/new/", views_export.export_background, name="export-background"),
+    path("exports/<int:pk>/", views_export.export_run, name="export-run"),
+    path("exports/<int:pk>/download", views_export.export_download, name="export-download"),
     path("runs/", views.run_list, name="history"),
     path("runs/active/", views.active_runs, name="active"),
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),

@@ -1,4 +1,4 @@
-"""Sync, restore and bulk-migration pages: thin shells over jobs.engine.preflight, jobs.kinds
+"""Sync, restore and bulk-migration pages: thin shells over jobs.engine.sync.preflight, jobs.kinds
 and jobs.bulk."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import audit
 from backupweb.access import staff_required
 from jobs import bulk as bulk_module
 from jobs import kinds, runner
-from jobs.engine.errors import EngineError
-from jobs.engine.preflight import preflight
+from jobs.engine.sync.preflight import preflight
 from jobs.forms_transfer import BulkForm, RestoreJobForm
 from jobs.models import BulkMigration, Job, JobRun
 from jobs.views import TZ, _free_name, _get_job
+from mail.errors import EngineError
 
 
 def _transfer_job(pk: int) -> Job:
@@ -53,7 +53,7 @@ def job_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
     report, error = None, ""
     if request.method == "POST":
         try:
-            report = kinds.dry_run(job)
+            report = kinds.dry_run_job(job)
         except EngineError as exc:
             error = str(exc)
     return render(

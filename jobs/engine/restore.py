@@ -20,13 +20,15 @@ from imapclient.imap_utf7 import encode as encode_utf7
 
 from archive.blobstore import get_store
 from archive.models import Folder, Message
-from jobs.engine import errors, fingerprint, retry
-from jobs.engine.dest import Destination, Outgoing
-from jobs.engine.folder import Cancelled, is_connection_error
-from jobs.engine.mapping import MAPPED_SPECIAL_USE, Layout, layout_from
-from jobs.engine.report import DEFAULT_BATCH_BYTES, FolderProgress
-from jobs.engine.syncreport import SyncFolderReport, SyncReport
+from jobs.engine import reconnect
+from jobs.engine.copying import fingerprint
+from jobs.engine.copying.destination import Destination, Outgoing
+from jobs.engine.copying.mapping import MAPPED_SPECIAL_USE, Layout, layout_from
+from jobs.engine.copying.report import SyncFolderReport, SyncReport
+from jobs.engine.drops import Cancelled, is_connection_error
+from jobs.engine.progress import DEFAULT_BATCH_BYTES, FolderProgress
 from jobs.models import RestoredMessage
+from mail import errors
 
 
 def _noop(*_args) -> None:
@@ -93,7 +95,7 @@ class _Restore:
         self.store = get_store()
 
     def connect(self) -> Destination:
-        from jobs.engine.connection import connect_imap
+        from mail.connect import connect_imap
 
         return Destination(connect_imap(self.destination))
 
@@ -146,16 +148,16 @@ class _Restore:
     def with_retry(
         self, dest: Destination, target: _Target
     ) -> tuple[SyncFolderReport, Destination]:
-        for attempt in range(1, retry.RETRIES + 2):
+        for attempt in range(1, reconnect.RETRIES + 2):
             try:
                 return self.restore_folder(dest, target), dest
             except Cancelled:
                 return SyncFolderReport(target.label, target.name, "cancelled"), dest
             except Exception as exc:
-                if not is_connection_error(exc) or attempt > retry.RETRIES:
+                if not is_connection_error(exc) or attempt > reconnect.RETRIES:
                     raise
                 self.log(f"{target.label}: connection lost ({exc}); retrying")
-                time.sleep(retry.backoff(attempt))
+                time.sleep(reconnect.backoff(attempt))
                 dest = self.connect()
         raise AssertionError("unreachable")
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from archive import verify as checks
 from archive.blobstore import BlobBackend, get_store
 from archive.models import Blob, Folder, Message, ParkedMessage
-from jobs.engine import errors
-from jobs.engine.report import FolderProgress
+from jobs.engine.progress import FolderProgress
+from mail import errors
 
 INTEGRITY = "Archive integrity (blob hashes)"
 LISTED = 50  # UIDs or hashes named in a report line; the counts are always complete
@@ -179,8 +179,8 @@ def check_blobs(account, report: VerifyReport, store, progress, should_stop) -> 
 def compare_with_server(account, progress, should_stop, log) -> list[FolderCheck]:
     if account.protocol == "pop3":
         return [_compare_pop3(account, progress)]
-    from jobs.engine.connection import connect_imap
-    from jobs.engine.imap import ImapSession
+    from mail.connect import connect_imap
+    from mail.imap import ImapSession
 
     session = ImapSession(connect_imap(account))
     results = []
@@ -246,12 +246,12 @@ def _classify(check: FolderCheck, uids, sizes, archived, parked, cursor: int) ->
 
 def _compare_pop3(account, progress) -> FolderCheck:
     """POP3 has one mailbox and no cursor: what the archive lacks is mail since the last run."""
-    from jobs.engine.connection import connect_pop3
-    from jobs.engine.pop3 import _sizes, _uidl
+    from mail import pop3
+    from mail.connect import connect_pop3
 
     client = connect_pop3(account)
     try:
-        server, sizes = _uidl(client), _sizes(client)
+        server, sizes = pop3.uidl(client), pop3.sizes(client)
     finally:
         client.quit()
     folder = Folder.objects.filter(account=account, raw_name="INBOX", uidvalidity=None).first()
@@ -302,14 +302,3 @@ def _size(n: int) -> str:
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
         n /= 1024
     return f"{n:,.1f} TB"
-
-
-def run_verify(run, recorder) -> VerifyReport:
-    """The job runner's call for a "verify" job: options {"offline": true} skip the server."""
-    return verify_account(
-        run.account,
-        online=not run.job.options.get("offline"),
-        progress=recorder.progress,
-        should_stop=recorder.should_stop,
-        log=recorder.log,
-    )

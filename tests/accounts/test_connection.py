@@ -16,13 +16,10 @@ from contextlib import suppress
 import pytest
 from imapclient import IMAPClient
 
-from jobs.engine import errors
-from jobs.engine.connection import (
-    connect_imap,
-    connect_pop3,
-    normalize_fingerprint,
-    test_connection,
-)
+from mail import errors
+from mail.connect import connect_imap, connect_pop3
+from mail.probe import test_connection
+from mail.tls import normalize_fingerprint
 from tests.accounts.conftest import dovecot_account
 from tests.corpus import pick
 from tests.servers.dovecot import Dovecot

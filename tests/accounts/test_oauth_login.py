@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from accounts.models import Account
 from jobs import runner
-from jobs.engine import errors
-from jobs.engine.backup import backup_account
-from jobs.engine.connection import connect_imap, test_connection
+from jobs.engine.backup.account import backup_account
 from jobs.models import Job, JobRun
+from mail import errors
+from mail.connect import connect_imap
+from mail.probe import test_connection
 from tests.corpus import pick
 from tests.engine.conftest import archived, archived_bytes
 from tests.servers.common import free_port

@@ -11,8 +11,8 @@ import pytest
 
 from accounts import oauth, oauth_tokens
 from accounts.models import Account
-from jobs.engine import errors
-from jobs.engine.oauth_login import choose_mechanism, initial_response
+from mail import errors
+from mail.sasl import choose_mechanism, initial_response
 from tests.servers.oauth import CLIENT_ID, CLIENT_SECRET, OAuthProvider, signed_in_account
 
 

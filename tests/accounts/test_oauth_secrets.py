@@ -18,8 +18,8 @@ from django.urls import reverse
 
 from accounts.models import Account
 from jobs import runner
-from jobs.engine.oauth_login import initial_response
 from jobs.models import Job
+from mail.sasl import initial_response
 from tests.accounts.test_no_secret_leaks import database_bytes
 from tests.accounts.test_oauth_views import provider_answer
 from tests.corpus import pick

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from accounts import oauth_clients
 from accounts.models import Account, OAuthClient
-from jobs.engine.connection import test_connection
+from mail.probe import test_connection
 from tests.servers.oauth import (
     CLIENT_ID,
     CLIENT_SECRET,

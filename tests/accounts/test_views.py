@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import Account
 from accounts.signals import account_deleting
-from jobs.engine.connection import normalize_fingerprint
+from mail.tls import normalize_fingerprint
 from tests.accounts.conftest import dovecot_account
 
 

@@ -20,11 +20,11 @@ from django.urls import reverse
 
 from archive import export as export_module
 from archive.export import iter_mboxrd
-from archive.export_job import export_path, exports_dir, purge_old_exports, scope_options
 from archive.ingest import FetchedMessage, store_messages
 from archive.models import Folder, Message
 from audit.models import AuditEvent
 from jobs import reaper, runner
+from jobs.engine.export import export_path, exports_dir, purge_old_exports, scope_options
 from jobs.models import FolderRun, Job, JobRun
 from tests.corpus import pick
 from tests.jobs.conftest import celery_broker, start_worker, wait_for, wait_for_state, worker_env
@@ -162,21 +162,21 @@ def test_cancel_stops_a_running_export_and_leaves_no_file(archived, monkeypatch)
     alice = make_user("alice", "administrator")
     client = Client()
     client.force_login(alice)
-    assert client.get(reverse("archive:export-download", args=[run.pk])).status_code == 404
+    assert client.get(reverse("jobs:export-download", args=[run.pk])).status_code == 404
 
 
 def test_the_download_is_for_viewers_of_its_accounts_only_and_is_audited(archived):
     run = run_inline(export_job(archived, label="granted"))
     vera = make_user("vera", "viewer", [archived])
     victor = make_user("victor", "viewer")
-    url = reverse("archive:export-download", args=[run.pk])
+    url = reverse("jobs:export-download", args=[run.pk])
     outsider = Client()
     outsider.force_login(victor)
     assert outsider.get(url).status_code == 404
-    assert outsider.get(reverse("archive:export-run", args=[run.pk])).status_code == 404
+    assert outsider.get(reverse("jobs:export-run", args=[run.pk])).status_code == 404
     client = Client()
     client.force_login(vera)
-    page = client.get(reverse("archive:export-run", args=[run.pk]))
+    page = client.get(reverse("jobs:export-run", args=[run.pk]))
     assert page.status_code == 200 and url.encode() in page.content
     response = client.get(url)
     assert response.status_code == 200
@@ -198,12 +198,12 @@ def test_a_viewer_starts_a_background_export_only_of_granted_mail(archived, cele
     other = Message.objects.filter(folder__account__name="other")
     mine = Message.objects.filter(folder__account=archived)[:3]
     ids = [m.pk for m in mine] + [m.pk for m in other]
-    start = reverse("archive:export-background")
+    start = reverse("jobs:export-background")
     response = client.post(start, {"scope": "selection", "ids": ids, "fmt": "eml"})
     job = Job.objects.get(kind=Job.Kind.EXPORT)
     run = job.runs.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("archive:export-run", args=[run.pk])
+    assert response["Location"] == reverse("jobs:export-run", args=[run.pk])
     assert sorted(job.options["message_ids"]) == sorted(m.pk for m in mine)
     assert job.options["account_ids"] == [archived.pk] and job.schedule == Job.Schedule.MANUAL
     other_account = other.first().folder.account
@@ -219,7 +219,7 @@ def test_the_archive_pages_offer_a_background_export(archived):
     client = Client()
     client.force_login(alice)
     folder = Folder.objects.get(account=archived, name="INBOX")
-    start = reverse("archive:export-background").encode()
+    start = reverse("jobs:export-background").encode()
     for url in (
         reverse("archive:account", args=[archived.pk]),
         reverse("archive:folder", args=[folder.pk]),
@@ -256,7 +256,7 @@ def test_an_export_started_from_an_account_page_runs_on_a_real_worker(start_work
     client = Client()
     client.force_login(oscar)
     response = client.post(
-        reverse("archive:export-background"),
+        reverse("jobs:export-background"),
         {"scope": "account", "account": account.pk, "fmt": "eml"},
     )
     run = JobRun.objects.get(job__kind=Job.Kind.EXPORT)
@@ -264,7 +264,7 @@ def test_an_export_started_from_an_account_page_runs_on_a_real_worker(start_work
     try:
         run = wait_for_state(run, State.SUCCEEDED, timeout=60)
         progress = client.get(reverse("jobs:run-progress", args=[run.pk])).content
-        download = reverse("archive:export-download", args=[run.pk])
+        download = reverse("jobs:export-download", args=[run.pk])
         assert download.encode() in progress and b"Download export" in progress
         assert run.messages_fetched == run.messages_total == 6
         data = b"".join(client.get(download).streaming_content)

@@ -7,7 +7,7 @@ import pytest
 from archive import search
 from archive.models import MessageRef
 from archive.search import SearchQuery
-from jobs.engine.backup import backup_account
+from jobs.engine.backup.account import backup_account
 from tests.engine.conftest import make_account
 from tests.servers.mailbox import append, connect
 

@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import expect
 
 from accounts.models import Account
-from jobs.engine.connection import normalize_fingerprint
+from mail.tls import normalize_fingerprint
 
 
 def csp_violations(page) -> list[str]:

@@ -33,7 +33,10 @@ def test_a_wrong_password_is_refused(page, admin_user):
 
 def test_pages_raise_no_csp_violations(page, admin_user):
     violations: list[str] = []
-    page.on("console", lambda msg: violations.append(msg.text) if "Content Security" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security" in msg.text else None,
+    )
     log_in(page)
     page.goto("/accounts/")
     page.goto("/jobs/")

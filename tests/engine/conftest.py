@@ -7,7 +7,7 @@ import pytest
 from accounts.models import Account
 from archive.blobstore import get_store
 from archive.models import Message
-from jobs.engine import retry
+from jobs.engine import reconnect
 from tests.servers.dovecot import Dovecot, MailUser
 
 
@@ -46,4 +46,4 @@ def archived_bytes(message: Message) -> bytes:
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
     """Reconnect quickly in tests; the backoff schedule itself is not under test here."""
-    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.05)
+    monkeypatch.setattr(reconnect, "BACKOFF_BASE", 0.05)

@@ -8,7 +8,7 @@ from collections import Counter
 
 from imapclient import IMAPClient
 
-from jobs.engine.imap import decode_name
+from mail.imap import decode_name
 from tests.corpus import corpus_messages
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.mailbox import connect

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from archive.models import Blob, Folder
-from jobs.engine.backup import BackupOptions, backup_account
+from jobs.engine.backup.account import backup_account
+from jobs.engine.backup.report import BackupOptions
 from tests.corpus import pick
 from tests.engine.conftest import archived, archived_bytes, make_account
 from tests.servers.mailbox import SEED_FOLDERS, append, connect, fetch_raw, seed_mailbox
@@ -72,7 +73,7 @@ def test_selective_options_pick_folders_and_sizes(dovecot, mail_user, seeded):
 def test_a_large_backup_runs_its_folders_in_worker_processes(
     dovecot, mail_user, seeded, monkeypatch
 ):
-    from jobs.engine import backup as backup_module
+    from jobs.engine.backup import account as backup_module
 
     monkeypatch.setattr(backup_module, "PROCESS_THRESHOLD", 1)
     monkeypatch.setattr(backup_module, "PROCESSES", 2)
@@ -108,7 +109,7 @@ def test_a_date_range_is_searched_on_the_server_and_trash_can_be_skipped(
 
 
 def test_one_bad_folder_fails_only_itself(dovecot, mail_user, seeded, monkeypatch):
-    from jobs.engine import folder as folder_module
+    from jobs.engine.backup import folder as folder_module
 
     real_run = folder_module.FolderBackup.run
 

@@ -1,5 +1,5 @@
 """The backup reads the next batch from the server while it stores the current one, and the
-folder's cursor still covers only committed batches (jobs/engine/folder.py, prefetch.py)."""
+folder's cursor still covers only committed batches (jobs/engine/backup/folder.py, prefetch.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import time
 import pytest
 
 from archive.models import Folder
-from jobs.engine import folder as folder_module
-from jobs.engine.backup import BackupOptions, backup_account
-from jobs.engine.imap import ImapSession
+from jobs.engine.backup import folder as folder_module
+from jobs.engine.backup.account import backup_account
+from jobs.engine.backup.report import BackupOptions
+from mail.imap import ImapSession
 from tests.corpus import pick
 from tests.engine.conftest import archived, make_account
 from tests.servers.mailbox import seed_mailbox

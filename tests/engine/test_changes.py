@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from archive.models import Blob, Folder, Message
-from jobs.engine.backup import backup_account
+from jobs.engine.backup.account import backup_account
 from tests.corpus import pick
 from tests.engine.conftest import archived, make_account
 from tests.servers.dovecot import Dovecot
@@ -134,7 +134,7 @@ def test_a_uidvalidity_change_re_maps_messages_without_storing_anything_twice(se
 
 
 def test_the_second_server_really_offers_no_rfc7162(plain_dovecot):
-    from jobs.engine.imap import ImapSession
+    from mail.imap import ImapSession
 
     session = ImapSession(connect(plain_dovecot, plain_dovecot.add_user()))
     assert not (session.condstore or session.qresync or session.list_status or session.esearch)

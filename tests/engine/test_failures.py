@@ -7,9 +7,10 @@ import time
 import pytest
 
 from archive.models import ParkedMessage
-from jobs.engine import state
-from jobs.engine.backup import BackupOptions, backup_account
-from jobs.engine.errors import AuthenticationFailed
+from jobs.engine.backup import state
+from jobs.engine.backup.account import backup_account
+from jobs.engine.backup.report import BackupOptions
+from mail.errors import AuthenticationFailed
 from tests.corpus import pick
 from tests.engine.conftest import archived, archived_bytes, make_account
 from tests.servers.mailbox import append, connect, fetch_raw, seed_mailbox

@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from archive.models import Blob, Message
-from jobs.engine.folder import Context, FolderBackup
-from jobs.engine.imap import Examined, Fetched, Meta, ServerFolder
-from jobs.engine.report import BackupOptions
+from jobs.engine.backup.folder import Context, FolderBackup
+from jobs.engine.backup.report import BackupOptions
+from mail.imap import Examined, Fetched, Meta, ServerFolder
 from tests.engine.conftest import make_account
 from tests.servers.dovecot import MailUser
 

@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
-from jobs.engine.imap import ImapSession, batches_by_bytes, parse_sequence_set, sequence_set
+from jobs.engine.batching import batches_by_bytes
+from mail.imap import ImapSession
+from mail.imap_wire import parse_sequence_set, sequence_set
 from tests.corpus import pick
 from tests.servers.mailbox import BASE_DATE, append, connect, ensure_folder, seed_mailbox
 
@@ -103,13 +105,13 @@ def test_sequence_sets_round_trip():
 def test_the_fast_fetch_parser_agrees_with_imapclient(dovecot, seeded):
     from imapclient.response_parser import parse_fetch_response
 
-    from jobs.engine.imap import _fast_body, _parse_bodies
+    from mail.imap_wire import fast_body, parse_bodies
 
     literal = b"Subject: x\r\n\r\n) {5}\r\n"
     prefix = b'7 (UID 7 FLAGS (\\Seen $Label1) INTERNALDATE "01-Jan-2024 09:30:00 +0100" '
     item = (prefix + b"RFC822.SIZE 21 BODY[] {21}", literal)
-    assert _fast_body(item) is not None
-    fast = _parse_bodies([item, b")"])[7]
+    assert fast_body(item) is not None
+    fast = parse_bodies([item, b")"])[7]
     slow = parse_fetch_response([item, b")"], False, True)[7]
     for key in (b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"BODY[]"):
         assert fast[key] == slow[key]
@@ -123,10 +125,10 @@ def test_the_fast_fetch_parser_agrees_with_imapclient(dovecot, seeded):
 
 
 def test_the_fast_size_fetch_agrees_with_imapclient(dovecot, seeded):
-    from jobs.engine.imap import _SIZE_LINE
+    from mail.imap_wire import SIZE_LINE
 
-    assert _SIZE_LINE.match(b"2 (RFC822.SIZE 77 UID 9)").group("uid2") == b"9"
-    assert _SIZE_LINE.match(b"3 (UID 5 RFC822.SIZE 1 FLAGS ())") is None  # the general parser
+    assert SIZE_LINE.match(b"2 (RFC822.SIZE 77 UID 9)").group("uid2") == b"9"
+    assert SIZE_LINE.match(b"3 (UID 5 RFC822.SIZE 1 FLAGS ())") is None  # the general parser
     s = session(dovecot, seeded)
     s.examine("INBOX")
     mine = s.fetch_meta([1, 2, 3, 4, 99])

@@ -10,9 +10,12 @@ from types import SimpleNamespace
 import pytest
 
 from archive.models import Folder, ParkedMessage
-from jobs.engine.backup import BackupOptions, backup_account
-from jobs.engine.folder import Context, FolderBackup, Suspects
-from jobs.engine.sync import SyncOptions, sync_accounts
+from jobs.engine.backup.account import backup_account
+from jobs.engine.backup.folder import Context, FolderBackup
+from jobs.engine.backup.report import BackupOptions
+from jobs.engine.copying.report import SyncOptions
+from jobs.engine.drops import Suspects
+from jobs.engine.sync.account import sync_accounts
 from tests.corpus import pick
 from tests.engine.conftest import archived, archived_bytes, make_account
 from tests.engine.syncing import count, mailbox

@@ -6,7 +6,7 @@ import poplib
 
 import pytest
 
-from jobs.engine.backup import backup_account
+from jobs.engine.backup.account import backup_account
 from tests.corpus import pick
 from tests.engine.conftest import archived, archived_bytes, make_account
 from tests.servers.mailbox import append, connect, seed_mailbox

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from archive.models import Message
-from jobs.engine.backup import backup_account
+from jobs.engine.backup.account import backup_account
 from jobs.engine.restore import RestoreOptions, restore_messages
 from tests.engine.conftest import archived_bytes, make_account
 from tests.engine.syncing import count, mailbox, sample

@@ -11,7 +11,7 @@ import tracemalloc
 import pytest
 from imapclient.exceptions import IMAPClientError
 
-from jobs.engine.backup import backup_account
+from jobs.engine.backup.account import backup_account
 from tests.corpus import corpus_messages
 from tests.engine.conftest import archived, archived_bytes, make_account
 from tests.servers.mailbox import SEED_FOLDERS, append, connect, ensure_folder

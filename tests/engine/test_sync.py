@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.engine.mapping import Rule
-from jobs.engine.sync import SyncOptions, sync_accounts
+from jobs.engine.copying.mapping import Rule
+from jobs.engine.copying.report import SyncOptions
+from jobs.engine.sync.account import sync_accounts
 from jobs.models import SyncedMessage
 from tests.engine.conftest import make_account
 from tests.engine.syncing import NO_MESSAGE_ID, count, mailbox, sample

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from jobs.engine.dest import QuotaExceeded
-from jobs.engine.preflight import preflight
-from jobs.engine.sync import SyncOptions, sync_accounts
+from jobs.engine.copying.destination import QuotaExceeded
+from jobs.engine.copying.report import SyncOptions
+from jobs.engine.sync.account import sync_accounts
+from jobs.engine.sync.preflight import preflight
 from jobs.models import SyncedMessage
 from tests.engine.conftest import make_account
 from tests.engine.syncing import mailbox, sample

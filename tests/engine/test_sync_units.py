@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
-from jobs.engine import fingerprint
-from jobs.engine import sync as sync_module
-from jobs.engine.imap import Examined, Fetched, Meta, ServerFolder
-from jobs.engine.mapping import Layout, Rule, parse_rules, plan
-from jobs.engine.sync import sync_accounts
+from jobs.engine.copying import fingerprint
+from jobs.engine.copying.mapping import Layout, Rule, parse_rules, plan
+from jobs.engine.sync import account as sync_module
+from jobs.engine.sync.account import sync_accounts
 from jobs.models import SyncedMessage
+from mail.imap import Examined, Fetched, Meta, ServerFolder
 from tests.engine.conftest import make_account
 from tests.engine.syncing import mailbox
 from tests.servers.dovecot import MailUser

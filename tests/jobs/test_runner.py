@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from archive.models import Message
 from jobs import leases, reaper, runner
-from jobs.models import FolderRun, JobRun
+from jobs.engine import reconnect
+from jobs.models import FolderRun, Job, JobRun
 from tests.corpus import pick
 from tests.jobs.conftest import make_account, make_job
 from tests.servers.mailbox import seed_mailbox
@@ -148,20 +149,30 @@ def test_a_run_that_keeps_killing_its_worker_is_quarantined(celery_broker, accou
     assert not JobRun.objects.filter(resumes=run).exists()
 
 
-def test_a_transient_failure_is_requeued_with_backoff(
-    celery_broker, dovecot, mail_user, monkeypatch
-):
-    from jobs.engine import retry
-
-    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)  # the engine's own reconnect backoff
+def unreachable_job(dovecot, mail_user, monkeypatch) -> Job:
+    monkeypatch.setattr(reconnect, "BACKOFF_BASE", 0.01)  # the engine's own reconnect backoff
     account = make_account(dovecot, mail_user, name="unreachable")
     account.port = 1  # nothing listens there: connection refused, a transient error
     account.save()
-    run = run_inline(make_job(account))
+    return make_job(account)
+
+
+def test_a_transient_failure_is_requeued_with_backoff(
+    celery_broker, dovecot, mail_user, monkeypatch
+):
+    run = run_inline(unreachable_job(dovecot, mail_user, monkeypatch), JobRun.Trigger.SCHEDULE)
     run.refresh_from_db()
     assert run.state == State.QUEUED and run.transient_retries == 1
     assert run.not_before > timezone.now() and run.attempts == 0
     assert "Retrying in" in run.log
+
+
+def test_a_command_line_run_reports_a_transient_failure_at_once(
+    celery_broker, dovecot, mail_user, monkeypatch
+):
+    run = run_inline(unreachable_job(dovecot, mail_user, monkeypatch))
+    assert run.state == State.FAILED and run.error_kind == "transient"
+    assert "refused the connection" in run.error and run.transient_retries == 0
 
 
 def test_retry_failed_folders_runs_only_those_folders(celery_broker, account):

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 
 from archive.models import Message
 from jobs import bulk, runner
-from jobs.engine.backup import backup_account
+from jobs.engine.backup.account import backup_account
 from jobs.models import BulkRow, FolderRun, Job, JobRun, SyncedMessage
 from tests.engine.syncing import count, mailbox, sample
 from tests.jobs.conftest import make_account, wait_for_state

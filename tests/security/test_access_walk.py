@@ -65,8 +65,8 @@ EXPECT = {
     "archive:message-source": ARCHIVE, "archive:message-download": ARCHIVE,
     "archive:message-part": ARCHIVE, "archive:conversation": ARCHIVE,
     "archive:export": ARCHIVE, "archive:message-inline": TOKEN,
-    "archive:export-background": ARCHIVE, "archive:export-run": ARCHIVE,
-    "archive:export-download": ARCHIVE,
+    "jobs:export-background": ARCHIVE, "jobs:export-run": ARCHIVE,
+    "jobs:export-download": ARCHIVE,
     "archive:import": STAFF, "archive:import-server": STAFF, "archive:import-run": STAFF,
     "users:list": ADMINS, "users:new": ADMINS, "users:edit": ADMINS, "users:password": ADMINS,
     "users:reset-two-factor": ADMINS, "users:delete": ADMINS,
@@ -76,7 +76,7 @@ EXPECT = {
 # Query strings some views need to reach their object.
 QUERY = {
     "archive:export": "scope=account&fmt=eml&account={account}",
-    "archive:export-background": "scope=account&fmt=eml&account={account}",
+    "jobs:export-background": "scope=account&fmt=eml&account={account}",
 }
 
 

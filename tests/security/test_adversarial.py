@@ -23,7 +23,7 @@ from archive import blobstore
 from archive import verify as checks
 from archive.export import export_messages
 from archive.models import Folder, Message
-from jobs.engine.backup import backup_account
+from jobs.engine.backup.account import backup_account
 from tests.archive.browser_helpers import archive_raws
 from tests.corpus import pick
 from tests.engine.conftest import make_account

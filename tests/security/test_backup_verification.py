@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from archive.blobstore import get_store
 from archive.models import Message
-from jobs.engine.backup import backup_account
+from jobs.engine.backup.account import backup_account
 from jobs.engine.verify import INTEGRITY, verify_account
 from tests.corpus import pick
 from tests.engine.conftest import make_account

@@ -58,8 +58,17 @@ class Postgres:
         os.chmod(root, 0o700)
         data = root / "data"
         subprocess.run(
-            [pg_bin("initdb"), "-D", str(data), "-U", "backupweb", "--auth=trust", "-E", "UTF8",
-             "--no-sync"],  # fmt: skip
+            [
+                pg_bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "backupweb",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],  # fmt: skip
             check=True,
             stdout=subprocess.DEVNULL,
             **as_server_user(),

@@ -30,9 +30,23 @@ class RedisServer:
         binary = require_binary("redis-server", "redis-server")
         self.process = subprocess.Popen(
             [
-                binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.root),
-                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-                "--maxmemory-policy", "noeviction", "--loglevel", "warning",
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.root),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--maxmemory-policy",
+                "noeviction",
+                "--loglevel",
+                "warning",
             ],  # fmt: skip
             stdout=subprocess.DEVNULL,
         )

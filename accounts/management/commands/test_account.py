@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.models import Account
-from jobs.engine.connection import ConnectionReport
+from mail.probe import ConnectionReport
 
 
 class Command(BaseCommand):

@@ -7,14 +7,11 @@ Exit status 0 when every selected message is on the destination, 1 otherwise.
 
 from __future__ import annotations
 
-import sys
-
 from django.core.management.base import BaseCommand
 
-from jobs.engine.errors import EngineError
-from jobs.engine.restore import RestoreOptions, restore_messages
-from jobs.management.commands.backup import BarDisplay, LineDisplay
-from jobs.management.commands.sync import find_account, print_report
+from jobs import kinds
+from jobs.cli import add_run_arguments, dry_run, find_account, print_report, run_command
+from jobs.models import Job
 
 
 class Command(BaseCommand):
@@ -26,32 +23,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("account", help="archived account id or exact name")
         parser.add_argument("--to", required=True, dest="destination", help="destination account")
-        parser.add_argument("--folder", action="append", dest="folders", metavar="NAME")
-        parser.add_argument("--message", action="append", type=int, dest="messages", metavar="ID")
-        parser.add_argument(
-            "--into", default="", metavar="PREFIX", help="e.g. 'Restored 2026-11-21'"
-        )
-        parser.add_argument("--skip-deleted", action="store_true", help="leave out messages "
-                            "deleted on the server")  # fmt: skip
+        add_run_arguments(parser, Job.Kind.RESTORE)
         parser.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args, account: str, destination: str, **opts) -> None:
         src, dst = find_account(account), find_account(destination)
-        options = RestoreOptions(
-            folders=opts["folders"] or None,
-            message_ids=opts["messages"] or None,
-            into=opts["into"].strip("/"),
-            include_deleted=not opts["skip_deleted"],
-            dry_run=opts["dry_run"],
-        )
-        display = BarDisplay(self.stdout) if self.stdout.isatty() else LineDisplay(self.stdout)
-        try:
-            report = restore_messages(src, dst, options, progress=display.update, log=display.log)
-        except EngineError as exc:
-            display.close()
-            self.stderr.write(f"Restore of {src.name} into {dst.name} failed: {exc}")
-            sys.exit(1)
-        display.close()
+        if opts["dry_run"]:  # nothing changes, so no run is recorded
+            options = kinds.KINDS[Job.Kind.RESTORE].options_from_args(opts)
+            print_report(self, dry_run(Job.Kind.RESTORE, src, dst, options))
+            return
+        _run, report = run_command(self, Job.Kind.RESTORE, src, opts, destination=dst)
         print_report(self, report)
         if report.state != "succeeded":
-            sys.exit(1)
+            raise SystemExit(1)

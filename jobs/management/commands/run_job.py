@@ -1,7 +1,9 @@
 """`manage.py run_job JOB`: run a job from the command line or cron, like "Run now".
 
-By default the run executes in this process and the exit status says how it went (0 succeeded,
-1 anything else); --queue hands it to the workers instead.
+By default the run executes in this process (`jobs.runner.run_here`: recorded, leased and audited
+like any run) and the exit status says how it went (0 succeeded, 1 anything else); a busy account
+exits 1 naming the run that holds it, or is waited for with --wait; --queue hands the run to the
+workers instead.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("job", help="job id or exact name")
         parser.add_argument("--queue", action="store_true", help="queue it for the workers")
+        parser.add_argument("--wait", action="store_true", help="wait while the account is busy")
 
     def handle(self, *args, job: str, queue: bool, **options) -> None:
         found = Job.objects.filter(name=job).first()
@@ -25,16 +28,15 @@ class Command(BaseCommand):
             found = Job.objects.filter(pk=int(job)).first()
         if found is None:
             raise CommandError(f"No job with id or name {job!r}.")
-        run, created = runner.trigger(found, JobRun.Trigger.COMMAND, send=queue)
         if queue:
+            run, created = runner.trigger(found, JobRun.Trigger.COMMAND)
             verb = "Queued" if created else "Already queued:"
             self.stdout.write(f"{verb} run #{run.pk} of {found.name}.")
             return
-        result = runner.execute(run.pk, worker="command line")
-        if result is None:
-            raise CommandError(
-                f"Run #{run.pk} could not start here: the account is busy or a worker took it."
-            )
+        try:
+            result = runner.run_here(found, wait=options["wait"])
+        except runner.AccountBusy as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"Run #{result.pk} {result.state}. {result.summary or result.error}")
         if result.state != JobRun.State.SUCCEEDED:
             raise SystemExit(1)

@@ -8,25 +8,13 @@ resumes on the next call without copying anything twice.
 
 from __future__ import annotations
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
-from jobs.engine.errors import EngineError
-from jobs.engine.mapping import parse_rules
-from jobs.engine.preflight import preflight
-from jobs.engine.sync import SyncOptions, sync_accounts
-from jobs.management.commands.backup import BarDisplay, LineDisplay
-
-
-def find_account(value: str) -> Account:
-    found = Account.objects.filter(name=value).first()
-    if found is None and value.isdigit():
-        found = Account.objects.filter(pk=int(value)).first()
-    if found is None:
-        raise CommandError(f"No account with id or name {value!r}.")
-    return found
+from jobs import kinds
+from jobs.cli import add_run_arguments, dry_run, find_account, print_report, run_command
+from jobs.engine.sync.preflight import preflight
+from jobs.models import Job
 
 
 class Command(BaseCommand):
@@ -38,54 +26,31 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("source", help="source account id or exact name")
         parser.add_argument("destination", help="destination account id or exact name")
+        add_run_arguments(parser, Job.Kind.SYNC)
         parser.add_argument("--dry-run", action="store_true", help="list what would be copied")
-        parser.add_argument("--folder", action="append", dest="folders", metavar="NAME")
-        parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN")
-        parser.add_argument(
-            "--rule", action="append", default=[], metavar="'SOURCE -> TARGET'",
-            help="a folder mapping rule, e.g. 'Projects/* -> Work/*'",
-        )  # fmt: skip
-        parser.add_argument("--sync-flags", action="store_true", help="carry flag changes over")
-        parser.add_argument(
-            "--mirror-deletions", action="store_true",
-            help="delete on the destination what was deleted on the source (not a backup!)",
-        )  # fmt: skip
-        parser.add_argument("--no-gmail-dedupe", action="store_true")
         parser.add_argument("--preflight", action="store_true", help="only the pre-flight")
-        parser.add_argument("--batch-bytes", type=int, default=None, help="bytes per body FETCH")
 
     def handle(self, *args, source: str, destination: str, **opts) -> None:
         src, dst = find_account(source), find_account(destination)
-        try:
-            rules = parse_rules("\n".join(opts["rule"]))
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        options = SyncOptions(
-            folders=opts["folders"] or None,
-            exclude=opts["exclude"],
-            rules=rules,
-            sync_flags=opts["sync_flags"],
-            mirror_deletions=opts["mirror_deletions"],
-            gmail_dedupe=not opts["no_gmail_dedupe"],
-            dry_run=opts["dry_run"],
-        )
-        if opts["batch_bytes"]:
-            options.batch_bytes = opts["batch_bytes"]
-        if opts["preflight"]:
-            return self.preflight(src, dst, options)
-        display = BarDisplay(self.stdout) if self.stdout.isatty() else LineDisplay(self.stdout)
-        try:
-            report = sync_accounts(src, dst, options, progress=display.update, log=display.log)
-        except EngineError as exc:
-            display.close()
-            self.stderr.write(f"Sync of {src.name} to {dst.name} failed: {exc}")
-            sys.exit(1)
-        display.close()
+        if opts["preflight"] or opts["dry_run"]:
+            return self.plan_only(src, dst, opts)
+        _run, report = run_command(self, Job.Kind.SYNC, src, opts, destination=dst)
         print_report(self, report)
         if report.state != "succeeded":
-            sys.exit(1)
+            raise SystemExit(1)
 
-    def preflight(self, src: Account, dst: Account, options: SyncOptions) -> None:
+    def plan_only(self, src: Account, dst: Account, opts: dict) -> None:
+        """A dry run or the pre-flight: nothing changes, so no run is recorded."""
+        try:
+            options = kinds.KINDS[Job.Kind.SYNC].options_from_args(opts)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        if opts["dry_run"]:
+            print_report(self, dry_run(Job.Kind.SYNC, src, dst, options))
+            return
+        self.preflight(src, dst, kinds.sync_options(options))
+
+    def preflight(self, src: Account, dst: Account, options) -> None:
         report = preflight(src, dst, options)
         for side in (report.source, report.destination):
             caps = " ".join(f"{name}{'' if has else '(no)'}" for name, has in side.capabilities)
@@ -96,17 +61,4 @@ class Command(BaseCommand):
         for warning in report.warnings:
             self.stdout.write(f"Warning: {warning}")
         if not report.ok:
-            sys.exit(1)
-
-
-def print_report(command: BaseCommand, report) -> None:
-    for folder in report.folders:
-        if report.dry_run and folder.state != "skipped":
-            create = " (to create)" if folder.create else ""
-            line = f"{folder.to_copy} to copy into {folder.target}{create}"
-        else:
-            line = folder.verification()
-        command.stdout.write(f"  {folder.folder}: {line}")
-    command.stdout.write(report.summary())
-    if report.error:
-        command.stderr.write(f"Problems: {report.error}")
+            raise SystemExit(1)

@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from archive.ingest import FetchedMessage
 from archive.models import Folder, Message, ParkedMessage
-from jobs.engine import errors, retry, state
+from jobs.engine import reconnect
+from jobs.engine.backup import state
+from jobs.engine.backup.report import BackupOptions, BackupReport
 from jobs.engine.limits import Budget, BudgetExhausted, Throttle
-from jobs.engine.report import BackupOptions, BackupReport, FolderProgress
-
-MAX_LINE = 1 << 20  # one line of a message; poplib's own 2,048-byte cap breaks real mail
+from jobs.engine.progress import FolderProgress
+from mail import errors, pop3
 
 
 class _Dropped(Exception):
@@ -41,15 +42,15 @@ def backup_pop3(
         state.bytes_downloaded_today(account) if budget_mb else 0,
     )
     run = _Pop3Run(account, options, progress, should_stop, log, budget)
-    for attempt in range(1, retry.RETRIES + 2):
+    for attempt in range(1, reconnect.RETRIES + 2):
         try:
             return run.execute()
         except (OSError, EOFError, poplib.error_proto, errors.TransientError) as exc:
-            if isinstance(exc, errors.PermanentError) or attempt > retry.RETRIES:
+            if isinstance(exc, errors.PermanentError) or attempt > reconnect.RETRIES:
                 if isinstance(exc, errors.EngineError):
                     raise
                 raise errors.TransientError(f"The POP3 server stayed unreachable: {exc}") from exc
-            delay = retry.backoff(attempt)
+            delay = reconnect.backoff(attempt)
             log(f"POP3 connection lost ({exc}); retry in {delay:g}s")
             time.sleep(delay)
     raise AssertionError("unreachable")
@@ -65,13 +66,13 @@ class _Pop3Run:
         self.bytes = 0
 
     def execute(self) -> BackupReport:
-        from jobs.engine.connection import connect_pop3
+        from mail.connect import connect_pop3
 
         client = connect_pop3(self.account)
         try:
             folder = _inbox(self.account)
-            server = _uidl(client)
-            sizes = _sizes(client)
+            server = pop3.uidl(client)
+            sizes = pop3.sizes(client)
             todo = self.plan(folder, server, sizes)
             state_name = self.fetch_all(client, folder, todo, sizes)
         finally:
@@ -140,7 +141,7 @@ class _Pop3Run:
 
     def retr(self, client, folder, number: int, uidl: str, uid: int, size: int) -> bytes | None:
         try:
-            raw = retr(client, number, size)
+            raw = pop3.retr(client, number, size)
         except poplib.error_proto as exc:  # the server refused this one message
             state.park(folder, uid, f"UIDL {uidl}: RETR failed: {exc}")
             return None
@@ -161,32 +162,6 @@ class _Pop3Run:
         self.bytes += sum(len(m.raw) for m in batch)
 
 
-def retr(client: poplib.POP3, number: int, size: int) -> bytes:
-    """RETR with our own reader: exact line endings, dot-unstuffed, bounded in size."""
-    client._putcmd(f"RETR {number}")
-    try:
-        client._getresp()
-    except poplib.error_proto as exc:
-        if exc.args and exc.args[0] in ("-ERR EOF", b"-ERR EOF"):  # poplib's "connection closed"
-            raise EOFError("the POP3 server closed the connection") from None
-        raise
-    limit = max(size * 2, 1 << 20) + 65536
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        line = client.file.readline(MAX_LINE)
-        if not line:
-            raise EOFError("the POP3 server closed the connection mid-message")
-        if line in (b".\r\n", b".\n"):
-            return b"".join(parts)
-        if line.startswith(b".."):
-            line = line[1:]
-        parts.append(line)
-        total += len(line)
-        if total > limit:
-            raise poplib.error_proto(b"-ERR message longer than announced")
-
-
 def _inbox(account) -> Folder:
     folder, _ = Folder.objects.get_or_create(
         account=account,
@@ -197,29 +172,6 @@ def _inbox(account) -> Folder:
     if folder.deleted_on_server_at is not None:
         Folder.objects.filter(pk=folder.pk).update(deleted_on_server_at=None)
     return folder
-
-
-def _uidl(client: poplib.POP3) -> dict[str, int]:
-    try:
-        _resp, lines, _ = client.uidl()
-    except poplib.error_proto as exc:
-        raise errors.UnexpectedReply(
-            f"The POP3 server does not support UIDL ({exc}); it cannot be backed up safely."
-        ) from None
-    server: dict[str, int] = {}
-    for line in lines:
-        number, _, uidl = line.decode("ascii", "replace").partition(" ")
-        server.setdefault(uidl.strip(), int(number))
-    return server
-
-
-def _sizes(client: poplib.POP3) -> dict[int, int]:
-    _resp, lines, _ = client.list()
-    sizes = {}
-    for line in lines:
-        number, _, size = line.decode("ascii", "replace").partition(" ")
-        sizes[int(number)] = int(size.split()[0]) if size.strip() else 0
-    return sizes
 
 
 def _parked_uids(folder: Folder) -> dict[str, int]:

@@ -21,14 +21,16 @@ from collections.abc import Callable
 
 from django.db import connection
 
-from jobs.engine import errors, retry, syncstate
-from jobs.engine.dest import Destination, QuotaExceeded
-from jobs.engine.folder import Cancelled
-from jobs.engine.imap import ImapSession
-from jobs.engine.mapping import FolderMap, Layout, layout_from, plan
-from jobs.engine.report import FolderProgress
-from jobs.engine.syncfolder import FolderSync, SyncContext
-from jobs.engine.syncreport import SyncFolderReport, SyncOptions, SyncReport
+from jobs.engine import parallel, reconnect
+from jobs.engine.copying.destination import Destination, QuotaExceeded
+from jobs.engine.copying.mapping import FolderMap, Layout, layout_from, plan
+from jobs.engine.copying.report import SyncFolderReport, SyncOptions, SyncReport
+from jobs.engine.drops import Cancelled
+from jobs.engine.progress import FolderProgress
+from jobs.engine.sync import state as syncstate
+from jobs.engine.sync.folder import FolderSync, SyncContext
+from mail import errors
+from mail.imap import ImapSession
 
 __all__ = ["SyncOptions", "SyncReport", "plan_folders", "sync_accounts"]
 
@@ -46,13 +48,13 @@ def _never() -> bool:
 
 
 def connect_source(account) -> ImapSession:
-    from jobs.engine.connection import connect_imap
+    from mail.connect import connect_imap
 
     return ImapSession(connect_imap(account))
 
 
 def connect_destination(account) -> Destination:
-    from jobs.engine.connection import connect_imap
+    from mail.connect import connect_imap
 
     return Destination(connect_imap(account))
 
@@ -125,7 +127,7 @@ def sync_accounts(
     ).execute()
 
 
-class _SyncRun(retry.ReconnectingRun):
+class _SyncRun(reconnect.ReconnectingRun):
     def __init__(self, source, destination, options, progress, should_stop, log):
         lock = threading.Lock()
 
@@ -174,7 +176,7 @@ class _SyncRun(retry.ReconnectingRun):
         quota = dest.quota()
         if quota is None or not work or self.ctx.pair.rows().exists():
             return  # on a re-run, what was copied already counts in the quota used
-        from jobs.engine.preflight import _sizes
+        from jobs.engine.sync.preflight import _sizes
 
         need = sum(s.bytes for s in _sizes(source, [m.source for m in work]))
         left = max(0, quota[1] - quota[0])
@@ -196,7 +198,7 @@ class _SyncRun(retry.ReconnectingRun):
             raise
 
     def connect_with_retry(self) -> tuple[ImapSession, Destination]:
-        return retry.connect_with_retry(self.connect, self.ctx.log)
+        return reconnect.connect_with_retry(self.connect, self.ctx.log)
 
     def cap(self) -> int:
         pair = self.ctx.pair
@@ -206,17 +208,7 @@ class _SyncRun(retry.ReconnectingRun):
     # -- workers ---------------------------------------------------------------------------
 
     def run_parallel(self, work: list[FolderMap]) -> None:
-        todo: queue.Queue[FolderMap] = queue.Queue()
-        for entry in work:
-            todo.put(entry)
-        threads = [
-            threading.Thread(target=self.worker, args=(todo,), name=f"sync-{i}", daemon=True)
-            for i in range(min(self.cap(), len(work)))
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        parallel.drain(self.worker, work, self.cap(), "sync")
 
     def worker(self, todo: queue.Queue[FolderMap]) -> None:
         holder: dict = {"conn": None}

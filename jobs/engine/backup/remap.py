@@ -19,11 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from archive.models import Folder, Message, ParkedMessage
-from jobs.engine import state
-from jobs.engine.imap import ImapSession, Meta, batches_by_bytes
+from jobs.engine.backup import state
+from jobs.engine.batching import batches_by_bytes
+from mail.imap import ImapSession, Meta
 
 if TYPE_CHECKING:
-    from jobs.engine.folder import FolderBackup
+    from jobs.engine.backup.folder import FolderBackup
 
 Key = tuple[str, int, int]
 

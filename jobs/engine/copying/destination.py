@@ -18,8 +18,10 @@ from imapclient import IMAPClient
 from imapclient.datetime_util import datetime_to_INTERNALDATE
 from imapclient.response_parser import parse_fetch_response
 
-from jobs.engine import errors, fingerprint
-from jobs.engine.imap import UIDS_PER_COMMAND, ImapSession, sequence_set
+from jobs.engine.copying import fingerprint
+from mail import errors
+from mail.imap import UIDS_PER_COMMAND, ImapSession
+from mail.imap_wire import sequence_set
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.I)
 _QUOTA_WORDS = (b"[OVERQUOTA]", b"QUOTA EXCEEDED", b"OVER QUOTA", b"MAILBOX IS FULL")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from imapclient.imap_utf7 import encode as encode_utf7
 
-from jobs.engine.imap import ServerFolder
+from mail.imap import ServerFolder
 
 MAPPED_SPECIAL_USE = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive")
 DELIMITER_REPLACEMENT = "_"

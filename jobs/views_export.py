@@ -2,7 +2,7 @@
 
 Starting one takes exactly what the streamed export (`archive:export`) takes and applies the same
 access rules (viewers: their granted accounts, 404 outside them). It creates a one-off export job
-with a manual schedule and queues its run; `archive.export_job` does the work on a worker.
+with a manual schedule and queues its run; `jobs.engine.export` does the work on a worker.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 import audit
-from archive import export_job
 from archive.export import FORMATS
 from archive.safenames import safe_component
 from archive.viewer import set_download_headers
@@ -24,6 +23,7 @@ from archive.views import accounts_for_user, get_account_for_user, get_folder_fo
 from archive.views_transfer import _export_selection, _int
 from backupweb.access import is_staff_role
 from jobs import runner
+from jobs.engine import export as export_job
 from jobs.models import Job, JobRun
 
 
@@ -48,7 +48,7 @@ def export_background(request: HttpRequest) -> HttpResponse:
     flash.success(request, "The export runs in the background; its download link appears here.")
     if is_staff_role(request.user):
         return redirect(run)  # the run page: live progress, log, cancel
-    return redirect("archive:export-run", pk=run.pk)
+    return redirect("jobs:export-run", pk=run.pk)
 
 
 def _options(request: HttpRequest, messages, label: str, fmt: str) -> dict | None:

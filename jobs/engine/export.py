@@ -26,8 +26,9 @@ from django.db.models import QuerySet
 from archive.blobstore import BlobError
 from archive.export import FORMATS, ExportError, ExportStats, account_folders, export_messages
 from archive.models import Message
-from jobs.engine.errors import PermanentError
-from jobs.engine.report import FolderProgress, FolderReport
+from jobs.engine.backup.report import FolderReport
+from jobs.engine.progress import FolderProgress
+from mail.errors import PermanentError
 
 PROGRESS_LABEL = "Export"
 PART_SUFFIX = ".part"
@@ -121,7 +122,7 @@ def _ticker(out: BinaryIO, progress, should_stop) -> Callable[[int, int], None]:
 
 @dataclass
 class ExportReport:
-    """The shape every engine returns to the runner (see jobs.runner._call_engine)."""
+    """The shape every engine returns to the runner (see jobs.runner._outcome)."""
 
     state: str  # "succeeded" | "cancelled"
     folders: list[FolderReport] = field(default_factory=list)

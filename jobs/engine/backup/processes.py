@@ -7,18 +7,20 @@ its folders in a few processes, each with its own connection and database connec
 relays the children's progress, logs and reports. Small backups keep the threads (a spawned
 process costs about half a second to start Django).
 
-This module imports only the standard library at the top: a spawned child imports it before
-Django is set up.
+The processes come from billiard, Celery's own fork of multiprocessing: a Celery prefork worker
+is a daemonic process, from which the standard library refuses to start children, and billiard
+lets it (our children are daemonic themselves and stop when their parent goes away). This module
+imports nothing of Django at the top: a spawned child imports it before Django is set up.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
 import queue
 import threading
 from typing import Any
+
+import billiard
 
 EVENT_POLL = 0.2  # seconds between checks of should_stop while the children work
 
@@ -35,7 +37,7 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
     # Forking skips a child's half second of importing and setting up Django, but is only safe
     # in a process with no other thread (one could hold a lock the child would then wait on
     # forever): the command line, not a Celery worker, whose run reports progress in a thread.
-    ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    ctx = billiard.get_context("fork" if threading.active_count() == 1 else "spawn")
     todo, events, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
     for folder in [*work, *[None] * processes]:  # then one None per worker: nothing left
         todo.put(folder)
@@ -46,12 +48,11 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
     }
     connections.close_all()  # nothing inherited, but do not hold a write lock meanwhile
     args = (config, run.ctx.account.pk, run.ctx.options, todo, events, stop, os.getpid())
-    with _children_allowed():
-        children = [
-            ctx.Process(target=child_main, args=args, daemon=True) for _ in range(processes - 1)
-        ]
-        for child in children:
-            child.start()
+    children = [
+        ctx.Process(target=child_main, args=args, daemon=True) for _ in range(processes - 1)
+    ]
+    for child in children:
+        child.start()
     own = threading.Thread(target=_parent_worker, args=(run, todo, events), name="backup-parent")
     own.start()
     try:
@@ -96,25 +97,6 @@ def _next_folder(todo, should_stop):
                 return None
 
 
-@contextlib.contextmanager
-def _children_allowed():
-    """Celery's prefork pool runs tasks in daemonic processes, from which multiprocessing refuses
-    to start children ("daemonic processes are not allowed to have children"). Ours are safe to
-    start there: they are spawned, daemonic themselves, and stop when their parent goes away
-    (`should_stop` checks the parent's pid), so the flag is lifted just while starting them.
-    The pool's processes also carry billiard's authkey type, which multiprocessing cannot hand to
-    a spawned child: a key of multiprocessing's own stands in meanwhile."""
-    current = multiprocessing.current_process()
-    saved = dict(current._config)
-    current._config["daemon"] = False
-    current._config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))
-    try:
-        yield
-    finally:
-        current._config.clear()
-        current._config.update(saved)
-
-
 def _relay(run, children, events, stop, folders: dict, own: threading.Thread) -> None:
     started: dict[int, str] = {}  # child pid -> the folder it is working on
     exited: set[int] = set()
@@ -136,7 +118,7 @@ def _relay(run, children, events, stop, folders: dict, own: threading.Thread) ->
         child.join(timeout=5)
     _bury(run, children, started, folders)
     if not run.halt.is_set() and not run.ctx.should_stop():
-        from jobs.engine.report import FolderReport
+        from jobs.engine.backup.report import FolderReport
 
         for raw_name, folder in folders.items():  # the children died before reaching it
             if raw_name not in run.reports:
@@ -163,7 +145,7 @@ def _handle(run, event: tuple, started: dict, stop) -> None:
         run.halt.set()
         stop.set()
     elif kind == "fatal":
-        from jobs.engine import errors
+        from mail import errors
 
         run.fatal = run.fatal or getattr(errors, data[0], errors.PermanentError)(data[1])
         stop.set()
@@ -171,7 +153,7 @@ def _handle(run, event: tuple, started: dict, stop) -> None:
 
 def _bury(run, children, started: dict, folders: dict) -> None:
     """A child that died (killed, out of memory) fails the folder it had; the rest goes on."""
-    from jobs.engine.report import FolderReport
+    from jobs.engine.backup.report import FolderReport
 
     for child in children:
         if child.is_alive() or child.exitcode == 0 or child.pid not in started:
@@ -194,10 +176,10 @@ def child_main(config, account_pk, options, todo, events, stop, parent_pid) -> N
     settings.ARCHIVE_ROOT = config["archive_root"]
     django.setup()
     from accounts.models import Account
-    from jobs.engine import backup
+    from jobs.engine.backup import account
 
     pid = os.getpid()
-    run = backup._Run(
+    run = account.BackupRun(
         Account.objects.get(pk=account_pk),
         options,
         progress=lambda p: events.put(("progress", pid, p)),

@@ -1,15 +1,10 @@
-"""What a backup takes (options) and gives back (progress, per-folder reports, the run report).
-
-`jobs.engine.backup` re-exports these names: that is the contract callers import from.
-"""
+"""What a backup takes (options) and gives back (per-folder reports, the run report)."""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
 
-# Bytes of message bodies per FETCH (and per APPEND batch for sync and restore).
-DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 # A backup commits each batch: 16 MiB rather than 8 took about 5% less time on 20,000 messages
 # (fewer commits and search-index segments to merge) with the same peak memory, which the
 # largest messages set, not the batches.
@@ -32,16 +27,6 @@ class BackupOptions:
     def filtered(self) -> bool:
         """Whether some server messages are left out on purpose (so the UID cursor can't skip)."""
         return bool(self.since or self.before or self.max_message_size)
-
-
-@dataclass
-class FolderProgress:
-    folder: str  # display name
-    state: str  # "pending" | "running" | "done" | "failed" | "skipped"
-    total: int = 0  # messages to fetch in this run
-    done: int = 0
-    bytes: int = 0
-    error: str = ""
 
 
 @dataclass

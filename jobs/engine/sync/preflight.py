@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobs.engine import errors
-from jobs.engine.dest import Destination
-from jobs.engine.imap import ImapSession
-from jobs.engine.mapping import FolderMap, Layout
-from jobs.engine.syncreport import SyncOptions
+from jobs.engine.copying.destination import Destination
+from jobs.engine.copying.mapping import FolderMap, Layout
+from jobs.engine.copying.report import SyncOptions
+from mail import errors
+from mail.imap import ImapSession
 
 CAPABILITIES = ("UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "NAMESPACE", "QUOTA")
 
@@ -72,7 +72,7 @@ class Preflight:
 
 
 def preflight(source_account, destination_account, options: SyncOptions | None = None) -> Preflight:
-    from jobs.engine.sync import connect_destination, connect_source, plan_folders
+    from jobs.engine.sync.account import connect_destination, connect_source, plan_folders
 
     options = options or SyncOptions()
     report = Preflight(

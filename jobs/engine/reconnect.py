@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import close_old_connections
 
-from jobs.engine import errors
-from jobs.engine.folder import is_connection_error
+from jobs.engine.drops import is_connection_error
+from mail import errors
 
 RETRIES = 5  # reconnects per folder (per run for POP3) before it is given up
 BACKOFF_BASE = 1.0  # seconds; doubled per attempt

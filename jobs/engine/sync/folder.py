@@ -19,14 +19,16 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from jobs.engine import fingerprint, syncstate
-from jobs.engine.dest import Destination, Outgoing, headers_of, sizes_of
-from jobs.engine.folder import Cancelled, Suspects, dropped_error, is_connection_error
-from jobs.engine.imap import ImapSession, Meta, batches_by_bytes
-from jobs.engine.mapping import FolderMap
+from jobs.engine.batching import batches_by_bytes
+from jobs.engine.copying import fingerprint
+from jobs.engine.copying.destination import Destination, Outgoing, headers_of, sizes_of
+from jobs.engine.copying.mapping import FolderMap
+from jobs.engine.copying.report import SyncFolderReport, SyncOptions
+from jobs.engine.drops import Cancelled, Suspects, dropped_error, is_connection_error
 from jobs.engine.prefetch import Behind, prefetched
-from jobs.engine.report import FolderProgress
-from jobs.engine.syncreport import SyncFolderReport, SyncOptions
+from jobs.engine.progress import FolderProgress
+from jobs.engine.sync import state as syncstate
+from mail.imap import ImapSession, Meta
 
 How = syncstate.How
 

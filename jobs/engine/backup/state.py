@@ -16,13 +16,13 @@ from django.utils import timezone
 
 from archive.ingest import FetchedMessage, park_message, store_messages
 from archive.models import Folder, Message, ParkedMessage
-from jobs.engine.imap import FolderStatus, ServerFolder
-from jobs.engine.report import FolderReport
+from jobs.engine.backup.report import FolderReport
+from jobs.engine.drops import DROPPED_EVERY_TIME
+from mail.imap import FolderStatus, ServerFolder
 
 UPDATE_CHUNK = 500
 # How a parked message's error starts when fetching it broke the connection every time: such a
-# UID is fetched alone, once per run (`jobs/engine/folder.py`, Suspects).
-DROPPED_EVERY_TIME = "the server dropped the connection every time this message was fetched"
+# UID is fetched alone, once per run (`jobs/engine/drops.py`, Suspects).
 
 
 def current_folder(account, raw_name: str) -> Folder | None:

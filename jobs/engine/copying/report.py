@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from jobs.engine.mapping import Rule
-from jobs.engine.report import DEFAULT_BATCH_BYTES
+from jobs.engine.copying.mapping import Rule
+from jobs.engine.progress import DEFAULT_BATCH_BYTES
 
 
 @dataclass

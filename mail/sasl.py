@@ -1,6 +1,6 @@
 """OAuth2 logins for IMAP and POP3: SASL XOAUTH2 and OAUTHBEARER (RFC 7628) with a bearer token.
 
-`connection.py` calls these for accounts whose `auth_method` is "oauth2"; the account gives the
+`mail.connect` calls these for accounts whose `auth_method` is "oauth2"; the account gives the
 token with `get_access_token(failed="")` (accounts/oauth_tokens.py refreshes it). The engine
 stays free of Django: this module only speaks SASL.
 
@@ -20,7 +20,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from jobs.engine import errors
+from mail import errors
 
 MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 

@@ -1,25 +1,25 @@
-"""The IMAP side of a backup: a read-only session over IMAPClient.
+"""The IMAP session of a backup, a sync source and a verify: read-only, over IMAPClient.
 
 Everything here speaks the protocol and nothing else: list folders (with delimiter, special-use
 and, where the server has LIST-STATUS, the status of every folder in one round trip), EXAMINE,
 UID SEARCH with a date range, fetch sizes, then bodies with BODY.PEEK[] (never BODY[], which
 would set \\Seen), flag changes via CHANGEDSINCE and expunges via VANISHED (RFC 7162).
-Storing what was fetched is `jobs/engine/folder.py`'s job.
+Storing what was fetched is the backup engine's job (`jobs/engine/backup/folder.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import imaplib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
-from imapclient.datetime_util import parse_to_datetime
 from imapclient.exceptions import IMAPClientError
 from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_fetch_response, parse_response
+
+from mail import imap_wire as wire
 
 # A literal larger than this is refused before it is read: a hostile `{99999999999}` must not
 # make us allocate it (SECURITY.md). Real messages are far smaller.
@@ -143,14 +143,13 @@ class ImapSession:
         if self.list_status:
             returns.append(f"STATUS ({' '.join(items)})")
         args = ['""', '"*"'] + ([f"RETURN ({' '.join(returns)})"] if returns else [])
-        imap = self.client._imap
-        typ, data = imap._simple_command("LIST", *args)
-        _check(typ, data, "LIST")
-        listed = imap.untagged_responses.pop("LIST", [])
-        statuses = _parse_statuses(imap.untagged_responses.pop("STATUS", []))
+        typ, data = wire.simple(self.client, "LIST", *args)
+        wire.check(typ, data, "LIST")
+        listed = wire.untagged(self.client, "LIST")
+        statuses = _parse_statuses(wire.untagged(self.client, "STATUS"))
         return [
-            _server_folder(flags, delim, raw, statuses.get(_text(raw)))
-            for flags, delim, raw in _chunks3(parse_response(_clean(listed)))
+            _server_folder(flags, delim, raw, statuses.get(wire.text(raw)))
+            for flags, delim, raw in wire.chunks3(parse_response(wire.clean(listed)))
         ]
 
     def status(self, raw_name: str) -> FolderStatus:
@@ -194,15 +193,14 @@ class ImapSession:
         return sorted(u for u in uids if u >= first_uid)
 
     def _esearch(self, criteria: str) -> list[int]:
-        imap = self.client._imap
-        typ, data = imap._simple_command("UID", "SEARCH", "RETURN (ALL)", criteria)
-        _check(typ, data, "UID SEARCH")
+        typ, data = wire.simple(self.client, "UID", "SEARCH", "RETURN (ALL)", criteria)
+        wire.check(typ, data, "UID SEARCH")
         found: list[int] = []
-        for line in imap.untagged_responses.pop("ESEARCH", []):
-            words = _line_bytes(line).split()
+        for line in wire.untagged(self.client, "ESEARCH"):
+            words = wire.line_bytes(line).split()
             for key, value in zip(words, words[1:], strict=False):
                 if key.upper() == b"ALL":
-                    found.extend(parse_sequence_set(value.decode()))
+                    found.extend(wire.parse_sequence_set(value.decode()))
         return found
 
     # -- fetching --------------------------------------------------------------------------
@@ -226,14 +224,12 @@ class ImapSession:
     def _fetch_sizes(self, uids: list[int]) -> dict[int, Meta]:
         """UID and size only, the common case, read with one pattern per line: the general
         response parser cost about half a second per 20,000 messages."""
-        imap = self.client._imap
-        tag = imap._command("UID", "FETCH", sequence_set(uids), "(RFC822.SIZE)")
-        typ, data = imap._command_complete("FETCH", tag)
-        _check(typ, data, "UID FETCH")
+        typ, data = wire.uid_fetch(self.client, wire.sequence_set(uids), "(RFC822.SIZE)")
+        wire.check(typ, data, "UID FETCH")
         found: dict[int, Meta] = {}
         slow: list = []
-        for line in imap.untagged_responses.pop("FETCH", []):
-            m = _SIZE_LINE.match(line) if isinstance(line, bytes) else None
+        for line in wire.untagged(self.client, "FETCH"):
+            m = wire.SIZE_LINE.match(line) if isinstance(line, bytes) else None
             if m is None:
                 slow.append(line)
             else:
@@ -250,13 +246,11 @@ class ImapSession:
         items = ["FLAGS", "INTERNALDATE", "RFC822.SIZE"] + (["BODY.PEEK[]"] if body else [])
         if self.gmail:
             items += ["X-GM-MSGID", "X-GM-LABELS"]
-        imap = self.client._imap
-        tag = imap._command("UID", "FETCH", sequence_set(uids), f"({' '.join(items)})")
-        typ, data = imap._command_complete("FETCH", tag)
+        typ, data = wire.uid_fetch(self.client, wire.sequence_set(uids), f"({' '.join(items)})")
         if typ != "OK":
-            detail = _line_bytes(data[0]).decode(errors="replace") if data and data[0] else ""
+            detail = wire.line_bytes(data[0]).decode(errors="replace") if data and data[0] else ""
             raise IMAPClientError(f"UID FETCH failed: {detail}")
-        response = _parse_bodies(imap.untagged_responses.pop("FETCH", []))
+        response = wire.parse_bodies(wire.untagged(self.client, "FETCH"))
         return [_fetched(uid, response[uid]) for uid in uids if uid in response]
 
     def fetch_flags(
@@ -272,14 +266,11 @@ class ImapSession:
         modifiers = None
         if changed_since is not None:
             modifiers = [f"CHANGEDSINCE {changed_since}"] + (["VANISHED"] if self.qresync else [])
-        imap = self.client._imap
-        imap.untagged_responses.pop("VANISHED", None)
-        tag = imap._command("UID", "FETCH", uids, f"({' '.join(items)})", *_paren(modifiers))
-        typ, data = imap._command_complete("FETCH", tag)
-        _check(typ, data, "UID FETCH")
-        vanished = _vanished(imap.untagged_responses.pop("VANISHED", []))
-        typ, data = imap._untagged_response(typ, data, "FETCH")
-        parsed = parse_fetch_response(data, False, True)
+        wire.untagged(self.client, "VANISHED")
+        typ, data = wire.uid_fetch(self.client, uids, f"({' '.join(items)})", *_paren(modifiers))
+        wire.check(typ, data, "UID FETCH")
+        vanished = wire.vanished_uids(wire.untagged(self.client, "VANISHED"))
+        parsed = parse_fetch_response(wire.untagged(self.client, "FETCH"), False, True)
         flags = {uid: _flags(d.get(b"FLAGS", ())) for uid, d in parsed.items() if b"FLAGS" in d}
         if labels is not None:
             labels.update(
@@ -297,48 +288,6 @@ class ImapSession:
                 pass
 
 
-def batches_by_bytes(sizes: dict[int, int], limit: int) -> Iterator[list[int]]:
-    """UIDs in ascending order, grouped so each group's bytes stay under `limit`.
-
-    A message bigger than the limit travels alone."""
-    batch: list[int] = []
-    total = 0
-    for uid in sorted(sizes):
-        size = sizes[uid]
-        if batch and total + size > limit:
-            yield batch
-            batch, total = [], 0
-        batch.append(uid)
-        total += size
-    if batch:
-        yield batch
-
-
-def parse_sequence_set(text: str) -> list[int]:
-    uids: list[int] = []
-    for part in text.split(","):
-        if ":" in part:
-            low, high = sorted(int(x) for x in part.split(":"))
-            uids.extend(range(low, high + 1))
-        elif part:
-            uids.append(int(part))
-    return uids
-
-
-def sequence_set(uids: Iterable[int]) -> str:
-    """A compact UID set ("1:5,9,12:14") for command lines."""
-    ranges: list[str] = []
-    ordered = sorted(set(uids))
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        ranges.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
-        i = j + 1
-    return ",".join(ranges)
-
-
 def decode_name(raw_name: str) -> str:
     try:
         return decode_utf7(raw_name.encode("ascii"))
@@ -349,45 +298,18 @@ def decode_name(raw_name: str) -> str:
 # -- response helpers ----------------------------------------------------------------------
 
 
-def _check(typ: str, data: list, command: str) -> None:
-    if typ != "OK":
-        detail = _line_bytes(data[0]).decode(errors="replace") if data and data[0] else ""
-        raise imaplib.IMAP4.error(f"{command} failed: {detail}")
-
-
-def _line_bytes(item) -> bytes:
-    if isinstance(item, tuple):
-        return item[0]
-    return item if isinstance(item, bytes) else str(item).encode()
-
-
-def _clean(items: list) -> list:
-    return [item for item in items if item not in (b"", None)]
-
-
-def _chunks3(parsed: list) -> Iterator[tuple]:
-    for i in range(0, len(parsed) - 2, 3):
-        yield parsed[i], parsed[i + 1], parsed[i + 2]
-
-
-def _text(value) -> str:
-    if isinstance(value, bytes):
-        return value.decode("ascii", errors="surrogateescape")
-    return str(value)
-
-
 def _server_folder(flags, delim, raw, status: FolderStatus | None) -> ServerFolder:
-    flag_names = tuple(_text(f) for f in flags)
+    flag_names = tuple(wire.text(f) for f in flags)
     special = ""
     for flag in flag_names:
         canonical = SPECIAL_USE_ALIASES.get(flag, flag)
         if canonical in SPECIAL_USE:
             special = canonical
-    raw_name = _text(raw)
+    raw_name = wire.text(raw)
     return ServerFolder(
         raw_name=raw_name,
         name=decode_name(raw_name),
-        delimiter=_text(delim) if delim else "",
+        delimiter=wire.text(delim) if delim else "",
         flags=flag_names,
         special_use=special,
         status=status,
@@ -396,15 +318,15 @@ def _server_folder(flags, delim, raw, status: FolderStatus | None) -> ServerFold
 
 def _parse_statuses(lines: list) -> dict[str, FolderStatus]:
     statuses = {}
-    for parsed in (parse_response(_clean([line])) for line in lines):
+    for parsed in (parse_response(wire.clean([line])) for line in lines):
         if len(parsed) >= 2:
             items = dict(zip(parsed[-1][::2], parsed[-1][1::2], strict=False))
-            statuses[_text(parsed[0])] = _status_from(items)
+            statuses[wire.text(parsed[0])] = _status_from(items)
     return statuses
 
 
 def _status_from(items: dict) -> FolderStatus:
-    items = {_text(k).upper(): v for k, v in items.items()}
+    items = {wire.text(k).upper(): v for k, v in items.items()}
     modseq, size = items.get("HIGHESTMODSEQ"), items.get("SIZE")
     return FolderStatus(
         messages=int(items.get("MESSAGES", 0)),
@@ -432,11 +354,11 @@ def _paren(modifiers: list[str] | None) -> list[str]:
 def _flags(values) -> list[str]:
     # \Recent belongs to a session, not to the message: keeping it would make every run
     # see flag "changes".
-    return [_text(v) for v in values if _text(v).lower() != "\\recent"]
+    return [wire.text(v) for v in values if wire.text(v).lower() != "\\recent"]
 
 
 def _labels(values) -> list[str]:
-    return [decode_name(_text(v)) for v in values or ()]
+    return [decode_name(wire.text(v)) for v in values or ()]
 
 
 def _meta(uid: int, data: dict) -> Meta:
@@ -480,71 +402,3 @@ def _fetched(uid: int, data: dict) -> Fetched:
         gm_msgid=_opt_int(data.get(b"X-GM-MSGID")),
         gm_labels=_labels(data.get(b"X-GM-LABELS")),
     )
-
-
-# The usual shape of a body FETCH answer, parsed without imapclient's general (and, for 20,000
-# messages, costly) tokenizer; anything else falls back to it.
-# "12 (UID 345 RFC822.SIZE 6789)" in either order of the two items.
-_SIZE_LINE = re.compile(
-    rb"^\d+ \((?:UID (?P<uid>\d+) RFC822\.SIZE (?P<size>\d+)"
-    rb"|RFC822\.SIZE (?P<size2>\d+) UID (?P<uid2>\d+))\)$"
-)
-_FAST_PREFIX = re.compile(rb"^\d+ \((?P<items>.*) BODY\[\] \{\d+\}$", re.S)
-_FAST_ITEMS = {
-    b"UID": re.compile(rb"(?:^| )UID (\d+)"),
-    b"FLAGS": re.compile(rb"(?:^| )FLAGS \(([^)]*)\)"),
-    b"INTERNALDATE": re.compile(rb'(?:^| )INTERNALDATE "([^"]*)"'),
-    b"RFC822.SIZE": re.compile(rb"(?:^| )RFC822.SIZE (\d+)"),
-}
-
-
-def _parse_bodies(data: list) -> dict[int, dict]:
-    parsed: dict[int, dict] = {}
-    slow: list = []
-    i = 0
-    while i < len(data):
-        item = data[i]
-        tail = data[i + 1] if i + 1 < len(data) else None
-        fast = _fast_body(item) if tail == b")" else None
-        if fast is not None:
-            parsed[fast[b"UID"]] = fast
-            i += 2
-            continue
-        slow.append(item)
-        i += 1
-    if slow:
-        for uid, values in parse_fetch_response(slow, False, True).items():
-            parsed.setdefault(uid, {}).update(values)
-    return parsed
-
-
-def _fast_body(item) -> dict | None:
-    if not isinstance(item, tuple):
-        return None
-    match = _FAST_PREFIX.match(item[0])
-    if match is None:
-        return None
-    items = match.group("items")
-    found = {key: pattern.search(items) for key, pattern in _FAST_ITEMS.items()}
-    if any(m is None for m in found.values()) or b"X-GM-" in items:
-        return None
-    try:
-        when = parse_to_datetime(found[b"INTERNALDATE"].group(1), normalise=False)
-    except ValueError:
-        when = None
-    return {
-        b"UID": int(found[b"UID"].group(1)),
-        b"FLAGS": tuple(found[b"FLAGS"].group(1).split()),
-        b"INTERNALDATE": when,
-        b"RFC822.SIZE": int(found[b"RFC822.SIZE"].group(1)),
-        b"BODY[]": item[1],
-    }
-
-
-def _vanished(lines: list) -> list[int]:
-    uids: list[int] = []
-    for line in lines:
-        words = _line_bytes(line).decode().split()
-        if words:
-            uids.extend(parse_sequence_set(words[-1]))
-    return uids

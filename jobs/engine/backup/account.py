@@ -19,16 +19,15 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from jobs.engine import errors, retry, state
-from jobs.engine.folder import Cancelled, Context, FolderBackup, Suspects, is_connection_error
-from jobs.engine.imap import ImapSession, ServerFolder
+from jobs.engine import parallel, reconnect
+from jobs.engine.backup import state
+from jobs.engine.backup.folder import Context, FolderBackup
+from jobs.engine.backup.report import BackupOptions, BackupReport, FolderReport
+from jobs.engine.drops import Cancelled, Suspects, is_connection_error
 from jobs.engine.limits import Budget, BudgetExhausted, Throttle
-from jobs.engine.report import (
-    BackupOptions,
-    BackupReport,
-    FolderProgress,
-    FolderReport,
-)
+from jobs.engine.progress import FolderProgress
+from mail import errors
+from mail.imap import ImapSession, ServerFolder
 
 __all__ = [
     "BackupOptions",
@@ -42,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 SKIPPED_SPECIAL_USE = ("\\Trash", "\\Junk")
 # Folder workers run as processes (one per core, under the connection cap) when the folders to
-# back up hold at least this many messages; below it, threads (see jobs/engine/procs.py).
+# back up hold at least this many messages; below it, threads (see processes.py).
 PROCESS_THRESHOLD = 2000  # messages to fetch; settings.BACKUP_PROCESS_THRESHOLD overrides
 PROCESSES = os.cpu_count() or 1
 
@@ -76,14 +75,14 @@ def backup_account(
     """
     options = options or BackupOptions()
     if account.protocol == "pop3":
-        from jobs.engine.pop3 import backup_pop3
+        from jobs.engine.backup.pop3 import backup_pop3
 
         return backup_pop3(account, options, progress=progress, should_stop=should_stop, log=log)
-    run = _Run(account, options, progress, should_stop, log)
+    run = BackupRun(account, options, progress, should_stop, log)
     return run.execute()
 
 
-class _Run(retry.ReconnectingRun):
+class BackupRun(reconnect.ReconnectingRun):
     def __init__(self, account, options, progress, should_stop, log):
         lock = threading.Lock()
 
@@ -139,13 +138,13 @@ class _Run(retry.ReconnectingRun):
         return self.build_report(chosen)
 
     def connect(self) -> ImapSession:
-        from jobs.engine.connection import connect_imap
+        from mail.connect import connect_imap
 
         client = connect_imap(self.ctx.account)
         return ImapSession(client, on_bytes=self.throttle.consume)
 
     def connect_with_retry(self) -> ImapSession:
-        return retry.connect_with_retry(self.connect, self.ctx.log)
+        return reconnect.connect_with_retry(self.connect, self.ctx.log)
 
     def select(self, listed: list[ServerFolder]) -> list[ServerFolder]:
         opts = self.ctx.options
@@ -188,22 +187,11 @@ class _Run(retry.ReconnectingRun):
         work = sorted(work, key=_work_size, reverse=True)
         processes = self.processes_for(work)
         if processes > 1:
-            from jobs.engine.procs import run_in_processes
+            from jobs.engine.backup.processes import run_in_processes
 
             self.ctx.log(f"{len(work)} folders in {processes} worker processes")
             return run_in_processes(self, work, processes)
-        todo: queue.Queue[ServerFolder] = queue.Queue()
-        for folder in work:
-            todo.put(folder)
-        cap = self.cap()
-        threads = [
-            threading.Thread(target=self.worker, args=(todo,), name=f"backup-{i}", daemon=True)
-            for i in range(min(cap, len(work)))
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        parallel.drain(self.worker, work, self.cap(), "backup")
 
     def processes_for(self, work: list[ServerFolder]) -> int:
         """Processes only pay off for large backups on several cores, and the daily budget

@@ -1,0 +1,22 @@
+"""What every engine reports while it works: one FolderProgress per folder, to a callback.
+
+The job layer's callback (`jobs.progress.RunRecorder.progress`) writes FolderRun rows; the command
+line draws bars; tests pass a list's `append`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Bytes of message bodies per FETCH (and per APPEND batch for sync and restore).
+DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class FolderProgress:
+    folder: str  # display name
+    state: str  # "pending" | "running" | "done" | "failed" | "skipped"
+    total: int = 0  # messages to fetch in this run
+    done: int = 0
+    bytes: int = 0
+    error: str = ""
