@@ -127,13 +127,15 @@ class Account(models.Model):
         return presets.get(self.provider).hint
 
     def backup_summary(self) -> BackupSummary:
-        """Last backup state and time, messages and bytes archived, for the list and the page."""
-        from django.db.models import Sum  # the jobs and archive apps build on this one
+        """Last backup state and time, messages and bytes archived, for the list and the page.
 
-        from jobs.models import JobRun
+        Only backup runs count (a restore, sync, export or verify is not a backup). The runs are
+        reached through their reverse relation: the jobs app builds on this one, not the reverse.
+        """
+        from django.db.models import Sum
 
         last = (
-            JobRun.objects.filter(account=self, state__in=JobRun.FINISHED_STATES)
+            self.runs.filter(job__kind="backup", finished_at__isnull=False)
             .order_by(models.F("finished_at").desc(nulls_last=True), "-pk")
             .first()
         )

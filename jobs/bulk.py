@@ -25,7 +25,7 @@ from accounts import csv_import
 from accounts.forms import AccountForm
 from accounts.models import Account
 from jobs import runner
-from jobs.models import BulkMigration, BulkRow, Job, JobRun
+from jobs.models import BulkMigration, BulkRow, Job, JobRun, free_job_name
 from jobs.signals import run_finished
 
 SIDES = ("source", "destination")
@@ -127,21 +127,13 @@ def _row(bulk: BulkMigration, sides: dict, options: dict) -> dict:
     if accounts["source"].pk == accounts["destination"].pk:
         return {**fields, "error": "The source and the destination are the same account."}
     job = Job.objects.create(
-        name=_free_name(f"{bulk.name}: {names['source']} → {names['destination']}"),
+        name=free_job_name(f"{bulk.name}: {names['source']} → {names['destination']}"),
         kind=Job.Kind.SYNC,
         account=accounts["source"],
         destination=accounts["destination"],
         options=options,
     )
     return {**fields, "job": job}
-
-
-def _free_name(name: str) -> str:
-    name = name[:190]
-    candidate, n = name, 2
-    while Job.objects.filter(name=candidate).exists():
-        candidate, n = f"{name} {n}", n + 1
-    return candidate
 
 
 def status(row: BulkRow) -> RowStatus:

@@ -11,12 +11,11 @@ import threading
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
 
 from accounts.models import Account
 from jobs import kinds, runner
 from jobs.engine.progress import FolderProgress
-from jobs.models import Job, JobRun
+from jobs.models import Job, JobRun, free_job_name
 from mail.errors import EngineError
 
 BAR = 24
@@ -37,18 +36,13 @@ def command_line_job(kind: str, account: Account, destination: Account | None = 
     label = Job.Kind(kind).label.lower()
     pair = f"{account.name} → {destination.name}" if destination else account.name
     name = f"{pair}: {label} from the command line"[:NAME_MAX]
-    job = Job.objects.filter(kind=kind, account=account, destination=destination, name=name)
-    if job.exists():
-        return job.get()
-    try:
-        return Job.objects.create(name=name, kind=kind, account=account, destination=destination)
-    except IntegrityError:  # another job has that name: number ours
-        return Job.objects.create(
-            name=f"{name[: NAME_MAX - 12]} #{Job.objects.count() + 1}",
-            kind=kind,
-            account=account,
-            destination=destination,
-        )
+    mine = Job.objects.filter(kind=kind, account=account, destination=destination)
+    found = mine.filter(name__startswith=name).order_by("pk").first()
+    if found is not None:
+        return found
+    return Job.objects.create(
+        name=free_job_name(name), kind=kind, account=account, destination=destination
+    )
 
 
 def add_run_arguments(parser, kind: str) -> None:

@@ -12,7 +12,7 @@ WEEKDAY_CHOICES = [(str(i), name) for i, name in enumerate(schedules.DAY_NAMES)]
 MB = 1024 * 1024
 
 
-def _lines(text: str) -> list[str]:
+def lines_of(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -95,7 +95,7 @@ class JobForm(forms.ModelForm):
         return sorted(int(d) for d in self.cleaned_data["weekdays"])
 
     def clean_notify_urls(self) -> list[str]:
-        urls = _lines(self.cleaned_data["notify_urls"])
+        urls = lines_of(self.cleaned_data["notify_urls"])
         for number, url in enumerate(urls, start=1):
             if not apprise.Apprise().add(url):
                 raise forms.ValidationError(
@@ -127,9 +127,9 @@ class JobForm(forms.ModelForm):
         data = self.cleaned_data
         size = data.get("max_message_size_mb")
         return {
-            "folders": _lines(data["folders"]) or None,
-            "include": _lines(data["include"]),
-            "exclude": _lines(data["exclude"]),
+            "folders": lines_of(data["folders"]) or None,
+            "include": lines_of(data["include"]),
+            "exclude": lines_of(data["exclude"]),
             "since": data["since"].isoformat() if data.get("since") else None,
             "before": data["before"].isoformat() if data.get("before") else None,
             "max_message_size": size * MB if size else None,

@@ -7,7 +7,7 @@ from django import forms
 
 from accounts.models import Account
 from jobs.engine.copying.mapping import parse_rules
-from jobs.forms import JobForm, _lines
+from jobs.forms import JobForm, lines_of
 from jobs.models import Job
 
 MIRROR_WARNING = (
@@ -145,7 +145,7 @@ class RestoreJobForm(_TransferForm):
     def options_json(self) -> dict:
         data = self.cleaned_data
         return {
-            "folders": _lines(data["folders"]) or None,
+            "folders": lines_of(data["folders"]) or None,
             "into": data["into"].strip().strip("/"),
             "include_deleted": bool(data.get("include_deleted")),
             "message_ids": data["message_ids"],

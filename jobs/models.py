@@ -103,6 +103,15 @@ class Job(models.Model):
         return bool(self.notify_urls_encrypted)
 
 
+def free_job_name(name: str) -> str:
+    """`name`, or `name 2`, `name 3`... whichever no job has yet (names are unique)."""
+    name = name[:190]
+    candidate, n = name, 2
+    while Job.objects.filter(name=candidate).exists():
+        candidate, n = f"{name} {n}", n + 1
+    return candidate
+
+
 class JobRun(models.Model):
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

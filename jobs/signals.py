@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
@@ -43,10 +44,8 @@ def collect_blobs_of_deleted_archive(sender, account, delete_archive: bool, **kw
 
 
 def _queue_gc() -> None:
-    from jobs.tasks import gc_blobs
-
     try:
-        gc_blobs.delay()
+        current_app.send_task("jobs.gc_blobs")  # by name: jobs.tasks builds on this module
     except Exception as exc:  # Redis away: the hourly housekeeping collects them instead
         logger.warning("could not queue the blob collection: %s", exc)
 

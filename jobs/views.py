@@ -18,13 +18,13 @@ from accounts.models import Account
 from backupweb.access import staff_required
 from jobs import live, notify, runner, schedules
 from jobs.forms_transfer import form_class_for
-from jobs.models import Job, JobRun
+from jobs.models import Job, JobRun, free_job_name
 
 RUNS_PER_PAGE = 50
 TZ = settings.TIME_ZONE
 
 
-def _get_job(pk: int) -> Job:
+def get_job(pk: int) -> Job:
     """Every view fetches jobs through here (one place for access rules: any admin, for now)."""
     return get_object_or_404(Job.objects.select_related("account", "periodic_task"), pk=pk)
 
@@ -45,7 +45,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _get_job(pk)
+    job = get_job(pk)
     ctx = {
         "nav": "jobs",
         "job": job,
@@ -74,7 +74,7 @@ def job_create(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def job_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _get_job(pk)
+    job = get_job(pk)
     form = form_class_for(job.kind)(request.POST or None, instance=job)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -88,13 +88,13 @@ def job_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def job_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
-    original = _get_job(pk)
+    original = get_job(pk)
     copy = Job.objects.get(pk=original.pk)
     urls = original.get_notify_urls()
     copy.pk = copy.periodic_task = copy.stale_notified_at = None
     copy._state.adding = True
     copy.uid = Job._meta.get_field("uid").default()
-    copy.name = _free_name(f"{original.name} (copy)")
+    copy.name = free_job_name(f"{original.name} (copy)")
     copy.enabled = False  # two identical schedules firing is rarely what anyone wants
     copy.set_notify_urls(urls)
     copy.save()
@@ -103,17 +103,10 @@ def job_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("jobs:edit", pk=copy.pk)
 
 
-def _free_name(name: str) -> str:
-    candidate, n = name, 2
-    while Job.objects.filter(name=candidate).exists():
-        candidate, n = f"{name} {n}", n + 1
-    return candidate
-
-
 @staff_required
 @require_POST
 def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _get_job(pk)
+    job = get_job(pk)
     if job.runs.filter(state=JobRun.State.RUNNING).exists():
         messages.error(request, "This job is running: cancel the run first.")
         return redirect(job)
@@ -126,7 +119,7 @@ def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def job_run_now(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _get_job(pk)
+    job = get_job(pk)
     run, created = runner.trigger(job, JobRun.Trigger.MANUAL)
     audit.record(request, "run.start", run, job=job.name, kind=job.kind, joined=not created)
     if not created:
@@ -137,7 +130,7 @@ def job_run_now(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def job_notify_test(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _get_job(pk)
+    job = get_job(pk)
     outcome = notify.send_test(job)
     (messages.success if outcome.ok else messages.error)(request, outcome.detail)
     return redirect(job)
@@ -157,7 +150,7 @@ def add_daily_backup(request: HttpRequest, account_pk: int) -> HttpResponse:
     # Spread accounts over the night so they do not all start at the same minute.
     minute = account.pk * 7 % 60
     job = Job.objects.create(
-        name=_free_name(f"Daily backup of {account.name}"),
+        name=free_job_name(f"Daily backup of {account.name}"),
         account=account,
         schedule=Job.Schedule.DAILY,
         time_of_day=dt.time(2, minute),

@@ -16,13 +16,13 @@ from jobs import bulk as bulk_module
 from jobs import kinds, runner
 from jobs.engine.sync.preflight import preflight
 from jobs.forms_transfer import BulkForm, RestoreJobForm
-from jobs.models import BulkMigration, Job, JobRun
-from jobs.views import TZ, _free_name, _get_job
+from jobs.models import BulkMigration, Job, JobRun, free_job_name
+from jobs.views import TZ, get_job
 from mail.errors import EngineError
 
 
 def _transfer_job(pk: int) -> Job:
-    job = _get_job(pk)
+    job = get_job(pk)
     if job.kind not in (Job.Kind.SYNC, Job.Kind.RESTORE):
         raise Http404("Not a sync or restore job.")
     return job
@@ -73,7 +73,7 @@ def restore_new(request: HttpRequest) -> HttpResponse:
         ids += [str(i) for i in search_result_ids(int(account), request.GET["q"])]
     initial = {
         "account": account,
-        "name": _free_name(f"Restore {timezone.localdate():%Y-%m-%d}"),
+        "name": free_job_name(f"Restore {timezone.localdate():%Y-%m-%d}"),
         "message_ids": ",".join(ids),
         "folders": "\n".join(request.GET.getlist("folder")),
     }

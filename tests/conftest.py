@@ -9,6 +9,9 @@ import pytest
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.redis import RedisServer
 
+# Celery workers and beat on the session's Redis, for every test folder that needs them.
+pytest_plugins = ["tests.helpers.jobs_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def dovecot():

@@ -8,8 +8,7 @@ from collections.abc import Iterable
 
 from imapclient.exceptions import IMAPClientAbortError
 
-# The reason given when a message is parked for breaking the connection (read back by state).
-DROPPED_EVERY_TIME = "the server dropped the connection every time this message was fetched"
+from archive.folder_state import DROPPED_EVERY_TIME
 
 
 class Cancelled(Exception):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from imapclient.imap_utf7 import encode as encode_utf7
 
-from archive.blobstore import get_store
+from archive.blobstore import BlobBackend, get_store
 from archive.models import Folder, Message
 from jobs.engine import reconnect
 from jobs.engine.copying import fingerprint
@@ -79,12 +79,15 @@ def restore_messages(
     progress: Callable[[FolderProgress], None] = _noop,
     should_stop: Callable[[], bool] = _never,
     log: Callable[[str], None] = _noop,
+    store: BlobBackend | None = None,
 ) -> SyncReport:
-    """Put the selected archived messages of `account` into `destination` (an IMAP account)."""
+    """Put the selected archived messages of `account` (read from `store`, by default the
+    configured blob store) into `destination` (an IMAP account)."""
     options = options or RestoreOptions()
     if getattr(destination, "protocol", "imap") != "imap":
         raise errors.PermanentError("Messages can only be restored into an IMAP account.")
     run = _Restore(account, destination, options, progress, should_stop, log)
+    run.store = store or get_store()
     return run.execute()
 
 
@@ -92,7 +95,7 @@ class _Restore:
     def __init__(self, account, destination, options, progress, should_stop, log):
         self.account, self.destination, self.options = account, destination, options
         self.progress, self.should_stop, self.log = progress, should_stop, log
-        self.store = get_store()
+        self.store: BlobBackend | None = None
 
     def connect(self) -> Destination:
         from mail.connect import connect_imap

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from accounts import secrets
 from accounts.models import Account
-from tests.accounts.conftest import dovecot_account
+from tests.helpers.accounts import dovecot_account
 
 
 def new_key() -> str:

@@ -20,8 +20,8 @@ from mail import errors
 from mail.connect import connect_imap, connect_pop3
 from mail.probe import test_connection
 from mail.tls import normalize_fingerprint
-from tests.accounts.conftest import dovecot_account
 from tests.corpus import pick
+from tests.helpers.accounts import dovecot_account
 from tests.servers.dovecot import Dovecot
 from tests.servers.mailbox import seed_mailbox
 

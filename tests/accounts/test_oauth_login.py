@@ -23,7 +23,7 @@ from mail import errors
 from mail.connect import connect_imap
 from mail.probe import test_connection
 from tests.corpus import pick
-from tests.engine.conftest import archived, archived_bytes
+from tests.helpers.engine import archived, archived_bytes
 from tests.servers.common import free_port
 from tests.servers.dovecot import Dovecot
 from tests.servers.mailbox import connect, fetch_raw, seed_mailbox

@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.models import Account
 from accounts.signals import account_deleting
 from mail.tls import normalize_fingerprint
-from tests.accounts.conftest import dovecot_account
+from tests.helpers.accounts import dovecot_account
 
 
 def form_data(dovecot, mail_user, **overrides) -> dict:

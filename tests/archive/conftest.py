@@ -10,6 +10,7 @@ import pytest
 from accounts.models import Account
 from archive.blobstore import BlobStore
 from archive.models import Folder
+from tests.helpers.archive import make_account, make_folder
 
 
 @pytest.fixture
@@ -29,18 +30,6 @@ def store(archive_root) -> BlobStore:
 @pytest.fixture
 def encryption_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
-
-
-def make_account(name: str = "alice") -> Account:
-    account = Account(name=name, host="imap.example.org", username=f"{name}@example.org")
-    account.save()
-    return account
-
-
-def make_folder(account: Account, name: str = "INBOX", uidvalidity: int | None = 1) -> Folder:
-    return Folder.objects.create(
-        account=account, name=name, raw_name=name, delimiter="/", uidvalidity=uidvalidity
-    )
 
 
 @pytest.fixture

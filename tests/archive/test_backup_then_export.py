@@ -12,7 +12,7 @@ from django.core.management import call_command
 from archive.export import iter_mboxrd
 from jobs.engine.backup.account import backup_account
 from tests.corpus import pick
-from tests.engine.conftest import make_account
+from tests.helpers.engine import make_account
 from tests.servers.mailbox import SEED_FOLDERS, connect, seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from archive.models import Message
 from tests.archive.browser_helpers import archive_raws
-from tests.archive.conftest import make_folder
 from tests.corpus import pick
+from tests.helpers.archive import make_folder
 
 # The export runs in a thread with its own database connection: rows must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from archive import browse
 from archive.models import Folder, Message
 from tests.archive.browser_helpers import archive_raws
-from tests.archive.conftest import make_folder
+from tests.helpers.archive import make_folder
 
 # The sort keys and their indexes are written per database: run these on PostgreSQL too.
 pytestmark = [pytest.mark.postgres]

@@ -25,8 +25,8 @@ from archive.folders import decode_folder_name
 from archive.ingest import FetchedMessage, store_messages
 from archive.models import Folder, Message
 from archive.safenames import MAX_COMPONENT_BYTES
-from tests.archive.conftest import make_account
 from tests.corpus import pick
+from tests.helpers.archive import make_account
 
 # Also run against a real PostgreSQL by `make test` (pytest -m postgres).
 pytestmark = pytest.mark.postgres

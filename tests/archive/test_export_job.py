@@ -27,13 +27,12 @@ from jobs import reaper, runner
 from jobs.engine.export import export_path, exports_dir, purge_old_exports, scope_options
 from jobs.models import FolderRun, Job, JobRun
 from tests.corpus import pick
-from tests.jobs.conftest import celery_broker, start_worker, wait_for, wait_for_state, worker_env
-from tests.security.conftest import make_account, make_user
+from tests.helpers.jobs import wait_for, wait_for_state
+from tests.helpers.security import make_account, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 State = JobRun.State
 WHEN = datetime(2024, 2, 29, 12, 0, tzinfo=UTC)
-__all__ = ["celery_broker", "start_worker", "worker_env"]  # fixtures of the jobs tests
 
 
 def archive_folder(account, name: str, raws: list[bytes]) -> Folder:

@@ -21,7 +21,7 @@ from archive.ingest import FetchedMessage, store_messages
 from archive.models import Blob, Message
 from audit.models import AuditEvent
 from jobs import reaper
-from tests.archive.conftest import make_account, make_folder
+from tests.helpers.archive import make_account, make_folder
 
 HOUR = 3600
 GRACE = 24 * HOUR  # the default BLOB_GC_GRACE_HOURS

@@ -15,8 +15,8 @@ from archive import importer
 from archive.export import export_account
 from archive.models import Folder, ImportRun, Message
 from tests.archive.browser_helpers import archive_raws
-from tests.archive.conftest import make_account
 from tests.corpus import CORPUS_DIR, pick
+from tests.helpers.archive import make_account
 
 pytestmark = [pytest.mark.postgres]
 

@@ -12,8 +12,8 @@ from archive import ingest
 from archive.blobstore import get_store
 from archive.ingest import FetchedMessage, park_message, store_messages
 from archive.models import Blob, Folder, Message, ParkedMessage
-from tests.archive.conftest import make_account, make_folder
 from tests.corpus import corpus_messages, pick
+from tests.helpers.archive import make_account, make_folder
 
 # Also run against a real PostgreSQL by `make test` (pytest -m postgres).
 pytestmark = pytest.mark.postgres

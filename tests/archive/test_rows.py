@@ -10,7 +10,7 @@ from django.db import connection
 
 from archive.models import Blob, Message, MessageRef
 from archive.rows import _statement, build, insert
-from tests.archive.conftest import make_account, make_folder
+from tests.helpers.archive import make_account, make_folder
 
 pytestmark = pytest.mark.postgres  # also run against a real PostgreSQL by `make test`
 

@@ -23,8 +23,8 @@ from archive.models import Message
 from archive.search import SearchQuery
 from jobs import reaper
 from tests.archive.browser_helpers import archive_raws
-from tests.archive.conftest import make_account, make_folder
 from tests.corpus import pick
+from tests.helpers.archive import make_account, make_folder
 
 pytestmark = [pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from archive import search
 from archive.models import MessageRef
 from archive.search import SearchQuery
 from jobs.engine.backup.account import backup_account
-from tests.engine.conftest import make_account
+from tests.helpers.engine import make_account
 from tests.servers.mailbox import append, connect
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from archive.ingest import FetchedMessage, store_messages
 from archive.stats import archive_totals
-from tests.archive.conftest import make_folder
+from tests.helpers.archive import make_folder
 
 
 def test_the_dashboard_counts_archived_messages_and_distinct_bytes(

@@ -6,13 +6,7 @@ import pytest
 
 from jobs.models import JobRun
 from tests.corpus import pick
-from tests.jobs.conftest import (  # noqa: F401  (fixtures)
-    celery_broker,
-    make_account,
-    make_job,
-    start_worker,
-    worker_env,
-)
+from tests.helpers.jobs import make_account, make_job
 from tests.servers.mailbox import seed_mailbox
 
 
@@ -28,7 +22,7 @@ def job(dovecot, mail_user):
 def test_start_a_backup_and_watch_the_progress_bar_reach_100_percent(
     logged_in_page,
     job,
-    start_worker,  # noqa: F811 (the fixture imported above)
+    start_worker,
     screenshot_dir,
 ):
     page = logged_in_page

@@ -17,9 +17,9 @@ from django.urls import reverse
 
 from archive import views
 from tests.archive.browser_helpers import archive_raws
-from tests.archive.conftest import make_account, make_folder
 from tests.corpus import pick
 from tests.e2e.conftest import log_in
+from tests.helpers.archive import make_account, make_folder
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

@@ -10,7 +10,7 @@ from archive.models import Blob, Folder
 from jobs.engine.backup.account import backup_account
 from jobs.engine.backup.report import BackupOptions
 from tests.corpus import pick
-from tests.engine.conftest import archived, archived_bytes, make_account
+from tests.helpers.engine import archived, archived_bytes, make_account
 from tests.servers.mailbox import SEED_FOLDERS, append, connect, fetch_raw, seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,7 +14,7 @@ from jobs.engine.backup.account import backup_account
 from jobs.engine.backup.report import BackupOptions
 from mail.imap import ImapSession
 from tests.corpus import pick
-from tests.engine.conftest import archived, make_account
+from tests.helpers.engine import archived, make_account
 from tests.servers.mailbox import seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,14 +37,14 @@ def test_the_next_batch_is_fetched_while_one_is_stored_and_the_cursor_waits_for_
     stores = []  # (cursor in the database, UIDs of the batch, fetches done) at each store
     real_store = folder_module.state.store_batch
 
-    def store_batch(folder, fetched, cursor):
+    def store_batch(folder, fetched, cursor, store=None):
         uids = [m.uid for m in fetched]
         deadline = time.monotonic() + 5
         while len(fetches) <= len(stores) + 1 and time.monotonic() < deadline:
             time.sleep(0.01)  # give the reader the time to go ahead, if it ever does
         committed = Folder.objects.get(pk=folder.pk).highest_uid
         stores.append((committed, uids, len(fetches)))
-        return real_store(folder, fetched, cursor)
+        return real_store(folder, fetched, cursor, store)
 
     monkeypatch.setattr(ImapSession, "fetch_bodies", fetch_bodies)
     monkeypatch.setattr(folder_module.state, "store_batch", store_batch)

@@ -13,7 +13,7 @@ import pytest
 from archive.models import Blob, Folder, Message
 from jobs.engine.backup.account import backup_account
 from tests.corpus import pick
-from tests.engine.conftest import archived, make_account
+from tests.helpers.engine import archived, make_account
 from tests.servers.dovecot import Dovecot
 from tests.servers.mailbox import BASE_DATE, append, connect, ensure_folder, seed_mailbox
 

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from archive.models import Message, ParkedMessage
 from tests.corpus import pick
-from tests.engine.conftest import archived, archived_bytes, make_account
+from tests.helpers.engine import archived, archived_bytes, make_account
 from tests.servers.mailbox import connect, fetch_raw, seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,3 +104,39 @@ def test_a_large_backup_from_the_command_line_runs_in_worker_processes(dovecot, 
     for s in seeded:
         row = archived(account, s.folder).get(uid=s.uid)
         assert archived_bytes(row) == fetch_raw(client, s.folder, s.uid)
+
+
+def test_a_second_backup_of_a_busy_account_names_the_running_run_and_exits_1(dovecot, mail_user):
+    from audit.models import AuditEvent
+    from jobs.models import FolderRun, JobRun
+
+    seeded = seed_mailbox(
+        dovecot, mail_user, pick(without=("malformed",), limit=40), folders=("INBOX", "Work")
+    )
+    account = make_account(dovecot, mail_user)
+    account.bandwidth_limit = max(20_000, sum(s.message.size for s in seeded) // 3)
+    account.save()  # about three seconds of downloading: the first run is still going
+    first = command(account.name, "--batch-bytes", "4000")
+    assert first.stdout.readline()  # it has started and holds the account
+    running = JobRun.objects.get(state=JobRun.State.RUNNING)
+
+    second = command(account.name)
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 1
+    assert f"is busy: run #{running.pk}".encode() in err
+
+    waiting = command(account.name, "--wait")
+    assert first.wait(timeout=120) == 0
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+
+    runs = list(JobRun.objects.order_by("pk"))
+    assert [r.trigger for r in runs] == [JobRun.Trigger.COMMAND] * 3
+    assert [r.state for r in runs] == ["succeeded", "cancelled", "succeeded"]
+    assert "busy with run #" in runs[1].summary
+    assert FolderRun.objects.filter(run=runs[0]).count() == 2
+    assert runs[0].messages_fetched == len(seeded)
+    assert Message.objects.filter(folder__account=account).count() == len(seeded)
+    actions = list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
+    assert actions.count("run.start") == 3 and actions.count("run.finish") == 2
+    assert "run.refused" in actions

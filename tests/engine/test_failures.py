@@ -6,13 +6,13 @@ import time
 
 import pytest
 
+from archive import folder_state as state
 from archive.models import ParkedMessage
-from jobs.engine.backup import state
 from jobs.engine.backup.account import backup_account
 from jobs.engine.backup.report import BackupOptions
 from mail.errors import AuthenticationFailed
 from tests.corpus import pick
-from tests.engine.conftest import archived, archived_bytes, make_account
+from tests.helpers.engine import archived, archived_bytes, make_account
 from tests.servers.mailbox import append, connect, fetch_raw, seed_mailbox
 from tests.servers.proxy import DroppingProxy
 

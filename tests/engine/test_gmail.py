@@ -11,7 +11,7 @@ from archive.models import Blob, Message
 from jobs.engine.backup.folder import Context, FolderBackup
 from jobs.engine.backup.report import BackupOptions
 from mail.imap import Examined, Fetched, Meta, ServerFolder
-from tests.engine.conftest import make_account
+from tests.helpers.engine import make_account
 from tests.servers.dovecot import MailUser
 
 pytestmark = pytest.mark.django_db(transaction=True)

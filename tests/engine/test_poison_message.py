@@ -17,8 +17,8 @@ from jobs.engine.copying.report import SyncOptions
 from jobs.engine.drops import Suspects
 from jobs.engine.sync.account import sync_accounts
 from tests.corpus import pick
-from tests.engine.conftest import archived, archived_bytes, make_account
 from tests.engine.syncing import count, mailbox
+from tests.helpers.engine import archived, archived_bytes, make_account
 from tests.servers.mailbox import append, connect, fetch_raw
 from tests.servers.proxy import PoisonProxy
 

@@ -8,7 +8,7 @@ import pytest
 
 from jobs.engine.backup.account import backup_account
 from tests.corpus import pick
-from tests.engine.conftest import archived, archived_bytes, make_account
+from tests.helpers.engine import archived, archived_bytes, make_account
 from tests.servers.mailbox import append, connect, seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,8 +10,8 @@ import pytest
 from archive.models import Message
 from jobs.engine.backup.account import backup_account
 from jobs.engine.restore import RestoreOptions, restore_messages
-from tests.engine.conftest import archived_bytes, make_account
 from tests.engine.syncing import count, mailbox, sample
+from tests.helpers.engine import archived_bytes, make_account
 from tests.servers.mailbox import connect, seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

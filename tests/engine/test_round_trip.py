@@ -13,7 +13,7 @@ from imapclient.exceptions import IMAPClientError
 
 from jobs.engine.backup.account import backup_account
 from tests.corpus import corpus_messages
-from tests.engine.conftest import archived, archived_bytes, make_account
+from tests.helpers.engine import archived, archived_bytes, make_account
 from tests.servers.mailbox import SEED_FOLDERS, append, connect, ensure_folder
 
 pytestmark = pytest.mark.django_db(transaction=True)

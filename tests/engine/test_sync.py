@@ -9,8 +9,8 @@ from jobs.engine.copying.mapping import Rule
 from jobs.engine.copying.report import SyncOptions
 from jobs.engine.sync.account import sync_accounts
 from jobs.models import SyncedMessage
-from tests.engine.conftest import make_account
 from tests.engine.syncing import NO_MESSAGE_ID, count, mailbox, sample
+from tests.helpers.engine import make_account
 from tests.servers.mailbox import append, connect, seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

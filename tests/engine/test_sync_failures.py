@@ -18,8 +18,8 @@ from jobs.engine.copying.report import SyncOptions
 from jobs.engine.sync.account import sync_accounts
 from jobs.engine.sync.preflight import preflight
 from jobs.models import SyncedMessage
-from tests.engine.conftest import make_account
 from tests.engine.syncing import mailbox, sample
+from tests.helpers.engine import make_account
 from tests.servers.dovecot import Dovecot
 from tests.servers.mailbox import append, connect, seed_mailbox
 from tests.servers.proxy import DroppingProxy

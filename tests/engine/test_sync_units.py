@@ -9,12 +9,12 @@ import pytest
 
 from jobs.engine.copying import fingerprint
 from jobs.engine.copying.mapping import Layout, Rule, parse_rules, plan
-from jobs.engine.sync import account as sync_module
+from jobs.engine.sync import plan as sync_plan
 from jobs.engine.sync.account import sync_accounts
 from jobs.models import SyncedMessage
 from mail.imap import Examined, Fetched, Meta, ServerFolder
-from tests.engine.conftest import make_account
 from tests.engine.syncing import mailbox
+from tests.helpers.engine import make_account
 from tests.servers.dovecot import MailUser
 
 SLASH = Layout("/")
@@ -182,7 +182,7 @@ def test_gmail_messages_are_copied_once_into_their_most_specific_folder(
     source = make_account(dotted_dovecot, MailUser("gmail-source", "unused"))
     dest_user = dotted_dovecot.add_user()
     dest = make_account(dotted_dovecot, dest_user)
-    monkeypatch.setattr(sync_module, "connect_source", lambda account: FakeGmailSource())
+    monkeypatch.setattr(sync_plan, "connect_source", lambda account: FakeGmailSource())
 
     report = sync_accounts(source, dest)
     again = sync_accounts(source, dest)

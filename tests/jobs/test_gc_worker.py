@@ -13,7 +13,7 @@ from accounts.services import delete_account
 from archive.blobstore import get_store, sha256_of
 from archive.ingest import FetchedMessage, store_messages
 from archive.models import Blob, Folder
-from tests.jobs.conftest import wait_for
+from tests.helpers.jobs import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 
 from jobs import notify, runner
 from jobs.models import JobRun
-from tests.jobs.conftest import make_account, make_job, wait_for, wait_for_state
+from tests.helpers.jobs import make_account, make_job, wait_for, wait_for_state
 from tests.servers.common import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

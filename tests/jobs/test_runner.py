@@ -15,7 +15,7 @@ from jobs import leases, reaper, runner
 from jobs.engine import reconnect
 from jobs.models import FolderRun, Job, JobRun
 from tests.corpus import pick
-from tests.jobs.conftest import make_account, make_job
+from tests.helpers.jobs import make_account, make_job
 from tests.servers.mailbox import seed_mailbox
 
 # Also run against PostgreSQL (make test): leases and claims are conditional UPDATEs there too.

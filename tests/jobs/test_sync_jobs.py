@@ -12,7 +12,7 @@ from jobs import bulk, runner
 from jobs.engine.backup.account import backup_account
 from jobs.models import BulkRow, FolderRun, Job, JobRun, SyncedMessage
 from tests.engine.syncing import count, mailbox, sample
-from tests.jobs.conftest import make_account, wait_for_state
+from tests.helpers.jobs import make_account, wait_for_state
 from tests.servers.mailbox import seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from archive.models import Message
 from jobs import runner
 from jobs.models import Job, JobRun
 from tests.corpus import pick
-from tests.jobs.conftest import STALE_SECONDS, make_account, make_job, wait_for, wait_for_state
+from tests.helpers.jobs import STALE_SECONDS, make_account, make_job, wait_for, wait_for_state
 from tests.servers.mailbox import seed_mailbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from archive.models import Folder, ImportRun
 from jobs.models import BulkMigration, Job, JobRun
 from tests.archive.browser_helpers import archive_raws
-from tests.security.conftest import make_account, make_user
+from tests.helpers.security import make_account, make_user
 
 SECRET_SUBJECT = "Quarterly figures 4711"
 WORDS = "quarterly figures"

@@ -26,8 +26,8 @@ from archive.models import Folder, Message
 from jobs.engine.backup.account import backup_account
 from tests.archive.browser_helpers import archive_raws
 from tests.corpus import pick
-from tests.engine.conftest import make_account
-from tests.security.conftest import make_user
+from tests.helpers.engine import make_account
+from tests.helpers.security import make_user
 from tests.servers.mailbox import append, connect, seed_mailbox
 
 HOSTILE_NAMES = [
@@ -57,7 +57,7 @@ def zip_names(data: bytes) -> list[str]:
 
 
 def test_hostile_folder_and_attachment_names_never_escape_the_export(archive_root, tmp_path, db):
-    from tests.security.conftest import make_account as plain_account
+    from tests.helpers.security import make_account as plain_account
 
     owner = plain_account("names")
     before = set(os.listdir("/tmp"))
@@ -111,7 +111,7 @@ def huge_header(size: int) -> bytes:
 
 
 def test_mime_bombs_are_stored_listed_and_opened_within_bounds(archive_root, db):
-    from tests.security.conftest import make_account as plain_account
+    from tests.helpers.security import make_account as plain_account
 
     owner = plain_account("bombs")
     folder = Folder.objects.create(account=owner, name="INBOX", raw_name="INBOX", uidvalidity=1)

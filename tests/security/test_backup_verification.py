@@ -10,7 +10,7 @@ from archive.models import Message
 from jobs.engine.backup.account import backup_account
 from jobs.engine.verify import INTEGRITY, verify_account
 from tests.corpus import pick
-from tests.engine.conftest import make_account
+from tests.helpers.engine import make_account
 from tests.servers.mailbox import append, connect, seed_mailbox
 
 FOLDERS = ("INBOX", "Ünïcode Ordner", "R&D")

@@ -10,7 +10,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
-from tests.security.conftest import PASSWORD
+from tests.helpers.security import PASSWORD
 
 
 def code_for(device: TOTPDevice, offset: int = 0) -> str:

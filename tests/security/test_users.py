@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from backupweb import access
-from tests.security.conftest import PASSWORD
+from tests.helpers.security import PASSWORD
 from users.models import Profile
 
 

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
+from archive import folder_state as state
+from archive.blobstore import BlobBackend, get_store
 from jobs.engine import parallel, reconnect
-from jobs.engine.backup import state
 from jobs.engine.backup.folder import Context, FolderBackup
-from jobs.engine.backup.report import BackupOptions, BackupReport, FolderReport
+from jobs.engine.backup.report import BackupOptions, BackupReport, FolderReport, reconcile
 from jobs.engine.drops import Cancelled, Suspects, is_connection_error
 from jobs.engine.limits import Budget, BudgetExhausted, Throttle
 from jobs.engine.progress import FolderProgress
@@ -67,8 +68,10 @@ def backup_account(
     progress: Callable[[FolderProgress], None] = _noop,
     should_stop: Callable[[], bool] = _never,
     log: Callable[[str], None] = _noop,
+    store: BlobBackend | None = None,
 ) -> BackupReport:
-    """Back up every selected folder of `account`; see the module docstring.
+    """Back up every selected folder of `account` into `store` (default: the configured blob
+    store); see the module docstring.
 
     Raises errors.PermanentError (e.g. AuthenticationFailed) when retrying cannot help, and
     errors.TransientError when the server stays unreachable after our own retries.
@@ -77,13 +80,15 @@ def backup_account(
     if account.protocol == "pop3":
         from jobs.engine.backup.pop3 import backup_pop3
 
-        return backup_pop3(account, options, progress=progress, should_stop=should_stop, log=log)
-    run = BackupRun(account, options, progress, should_stop, log)
+        return backup_pop3(
+            account, options, progress=progress, should_stop=should_stop, log=log, store=store
+        )
+    run = BackupRun(account, options, progress, should_stop, log, store=store)
     return run.execute()
 
 
 class BackupRun(reconnect.ReconnectingRun):
-    def __init__(self, account, options, progress, should_stop, log):
+    def __init__(self, account, options, progress, should_stop, log, store=None):
         lock = threading.Lock()
 
         def locked_progress(p: FolderProgress) -> None:
@@ -99,6 +104,7 @@ class BackupRun(reconnect.ReconnectingRun):
             progress=locked_progress,
             should_stop=lambda: self.halt.is_set() or should_stop(),
             log=log,
+            store=store or get_store(),
             budget=Budget(
                 budget_mb * 1024 * 1024 if budget_mb else None,
                 state.bytes_downloaded_today(account) if budget_mb else 0,
@@ -173,7 +179,7 @@ class BackupRun(reconnect.ReconnectingRun):
         status = server.status or session.status(server.raw_name)
         if not state.is_unchanged(row, status):
             return False
-        self.reports[server.raw_name] = state.reconcile(row, status.messages, 0)
+        self.reports[server.raw_name] = reconcile(row, status.messages, 0)
         self.ctx.progress(FolderProgress(server.name, "done"))
         return True
 
@@ -255,7 +261,7 @@ class BackupRun(reconnect.ReconnectingRun):
         self.ctx.progress(FolderProgress(server.name, how, p.total, p.done, p.bytes))
         if backup.folder is None:
             return FolderReport(server.name, how)
-        report = state.reconcile(backup.folder, 0, backup.fetched, p.bytes)
+        report = reconcile(backup.folder, 0, backup.fetched, p.bytes)
         report.state, report.on_server = how, report.in_archive
         return report
 
@@ -271,7 +277,7 @@ class BackupRun(reconnect.ReconnectingRun):
         self.ctx.log(f"{server.name}: failed: {message}")
         self.ctx.progress(FolderProgress(server.name, "failed", error=message))
         row = state.current_folder(self.ctx.account, server.raw_name)
-        report = state.reconcile(row, 0, 0) if row else FolderReport(server.name, "failed")
+        report = reconcile(row, 0, 0) if row else FolderReport(server.name, "failed")
         report.state, report.error, report.folder = "failed", message, server.name
         if unreachable:
             self.unreachable.add(server.name)

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
 
-from archive.blobstore import get_store
+from archive import folder_state as state
+from archive.blobstore import BlobBackend
 from archive.ingest import FetchedMessage
 from archive.models import Folder
-from jobs.engine.backup import remap, state
-from jobs.engine.backup.report import BackupOptions, FolderReport
+from jobs.engine.backup import remap
+from jobs.engine.backup.report import BackupOptions, FolderReport, reconcile
 from jobs.engine.batching import batches_by_bytes
 from jobs.engine.drops import Cancelled, Suspects, dropped_error, is_connection_error
 from jobs.engine.limits import Budget
@@ -39,6 +40,7 @@ class Context:
     should_stop: Callable[[], bool]
     log: Callable[[str], None]
     budget: Budget = field(default_factory=lambda: Budget(None))
+    store: BlobBackend | None = None  # where the messages go (the run passes the configured one)
 
 
 class FolderBackup:
@@ -71,7 +73,7 @@ class FolderBackup:
         self._fetch_all(todo)
         cursor = None if self.options.filtered else max(info.uidnext - 1, 0)
         state.finish_folder(folder, info.uidnext, info.highest_modseq, cursor)
-        return state.reconcile(folder, info.exists, self.fetched, self.progress.bytes)
+        return reconcile(folder, info.exists, self.fetched, self.progress.bytes)
 
     # -- flags and expunges ----------------------------------------------------------------
 
@@ -162,7 +164,7 @@ class FolderBackup:
                 if self.ctx.should_stop():
                     raise Cancelled
                 self._park(failed)
-                self._store(fetched, max(batch) if cursor_ok else None)
+                self.store_batch(fetched, max(batch) if cursor_ok else None)
                 self.suspects.progressed = True
                 self.progress.done += len(batch)
                 self.progress.bytes += sum(len(f.raw) for f in fetched)
@@ -196,10 +198,10 @@ class FolderBackup:
         if not uids:
             return []
         light = {f.uid: f for f in self.session.fetch_bodies(uids, body=False)}
-        store = get_store()
+        store = self.ctx.store
         return [_as_fetched(light[uid], raw=store.get(known[uid])) for uid in uids if uid in light]
 
-    def _fetch_batch(self, uids: list[int]) -> list[FetchedMessage]:
+    def fetch_batch(self, uids: list[int]) -> list[FetchedMessage]:
         """Bodies of a batch; the UIDs the server refuses are parked."""
         fetched, failed = self._download(uids)
         self._park(failed)
@@ -232,16 +234,16 @@ class FolderBackup:
         for uid, error in failed:
             state.park(self.folder, uid, error)
 
-    def _store(self, fetched: list[FetchedMessage], cursor: int | None) -> None:
+    def store_batch(self, fetched: list[FetchedMessage], cursor: int | None) -> None:
         """Store a batch; if that fails, store one by one and park the ones that fail."""
         try:
-            self.fetched += state.store_batch(self.folder, fetched, cursor)
+            self.fetched += state.store_batch(self.folder, fetched, cursor, self.ctx.store)
             return
         except Exception as exc:  # noqa: BLE001 - any failure: retry message by message
             self.ctx.log(f"{self.folder.name}: batch store failed ({exc}); storing one by one")
         for message in fetched:
             try:
-                self.fetched += state.store_batch(self.folder, [message], None)
+                self.fetched += state.store_batch(self.folder, [message], None, self.ctx.store)
             except Exception as exc:  # noqa: BLE001 - park it, the rest goes on
                 state.park(self.folder, message.uid, f"store failed: {exc}")
                 self.ctx.log(f"{self.folder.name}: UID {message.uid} parked: {exc}")

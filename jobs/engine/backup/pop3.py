@@ -14,11 +14,12 @@ from collections.abc import Callable
 from django.db.models import Max
 from django.utils import timezone
 
+from archive import folder_state as state
+from archive.blobstore import BlobBackend, get_store
 from archive.ingest import FetchedMessage
 from archive.models import Folder, Message, ParkedMessage
 from jobs.engine import reconnect
-from jobs.engine.backup import state
-from jobs.engine.backup.report import BackupOptions, BackupReport
+from jobs.engine.backup.report import BackupOptions, BackupReport, reconcile
 from jobs.engine.limits import Budget, BudgetExhausted, Throttle
 from jobs.engine.progress import FolderProgress
 from mail import errors, pop3
@@ -35,13 +36,14 @@ def backup_pop3(
     progress: Callable[[FolderProgress], None],
     should_stop: Callable[[], bool],
     log: Callable[[str], None],
+    store: BlobBackend | None = None,
 ) -> BackupReport:
     budget_mb = getattr(account, "daily_budget_mb", None)
     budget = Budget(
         budget_mb * 1024 * 1024 if budget_mb else None,
         state.bytes_downloaded_today(account) if budget_mb else 0,
     )
-    run = _Pop3Run(account, options, progress, should_stop, log, budget)
+    run = _Pop3Run(account, options, progress, should_stop, log, budget, store or get_store())
     for attempt in range(1, reconnect.RETRIES + 2):
         try:
             return run.execute()
@@ -57,8 +59,8 @@ def backup_pop3(
 
 
 class _Pop3Run:
-    def __init__(self, account, options, progress, should_stop, log, budget: Budget):
-        self.account, self.options = account, options
+    def __init__(self, account, options, progress, should_stop, log, budget: Budget, store):
+        self.account, self.options, self.store = account, options, store
         self.progress, self.should_stop, self.log = progress, should_stop, log
         self.budget = budget
         self.throttle = Throttle(getattr(account, "bandwidth_limit", None))
@@ -81,7 +83,7 @@ class _Pop3Run:
             except Exception:  # noqa: BLE001
                 client.close()
         state.finish_folder(folder, 0, None, None)
-        report = state.reconcile(folder, len(server), self.fetched, self.bytes)
+        report = reconcile(folder, len(server), self.fetched, self.bytes)
         report.state = "done" if state_name == "succeeded" else state_name
         self.progress(FolderProgress("INBOX", report.state, len(todo), len(todo), self.bytes))
         return BackupReport(state_name, [report], self.fetched, self.bytes)
@@ -152,11 +154,11 @@ class _Pop3Run:
         if not batch:
             return
         try:
-            self.fetched += state.store_batch(folder, batch, None)
+            self.fetched += state.store_batch(folder, batch, None, self.store)
         except Exception:  # noqa: BLE001 - one by one, parking the ones that fail
             for message in batch:
                 try:
-                    self.fetched += state.store_batch(folder, [message], None)
+                    self.fetched += state.store_batch(folder, [message], None, self.store)
                 except Exception as exc:  # noqa: BLE001
                     state.park(folder, message.uid, f"UIDL {message.pop3_uidl}: {exc}")
         self.bytes += sum(len(m.raw) for m in batch)

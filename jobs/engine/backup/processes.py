@@ -15,6 +15,7 @@ imports nothing of Django at the top: a spawned child imports it before Django i
 
 from __future__ import annotations
 
+import importlib
 import os
 import queue
 import threading
@@ -45,6 +46,8 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
         "settings_module": settings.SETTINGS_MODULE,
         "databases": {"default": dict(settings.DATABASES["default"])},
         "archive_root": str(settings.ARCHIVE_ROOT),
+        # The child builds the same kind of run by name, once Django is set up there.
+        "run_class": f"{type(run).__module__}:{type(run).__qualname__}",
     }
     connections.close_all()  # nothing inherited, but do not hold a write lock meanwhile
     args = (config, run.ctx.account.pk, run.ctx.options, todo, events, stop, os.getpid())
@@ -176,10 +179,11 @@ def child_main(config, account_pk, options, todo, events, stop, parent_pid) -> N
     settings.ARCHIVE_ROOT = config["archive_root"]
     django.setup()
     from accounts.models import Account
-    from jobs.engine.backup import account
 
+    module, _, name = config["run_class"].partition(":")
+    run_class = getattr(importlib.import_module(module), name)
     pid = os.getpid()
-    run = account.BackupRun(
+    run = run_class(
         Account.objects.get(pk=account_pk),
         options,
         progress=lambda p: events.put(("progress", pid, p)),

@@ -13,20 +13,31 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
 
+from archive import folder_state as state
+from archive.ingest import FetchedMessage
 from archive.models import Folder, Message, ParkedMessage
-from jobs.engine.backup import state
+from jobs.engine.backup.report import BackupOptions
 from jobs.engine.batching import batches_by_bytes
 from mail.imap import ImapSession, Meta
 
-if TYPE_CHECKING:
-    from jobs.engine.backup.folder import FolderBackup
-
 Key = tuple[str, int, int]
+
+
+class FolderPass(Protocol):
+    """What a re-map needs of the folder pass that found the new UIDVALIDITY (FolderBackup)."""
+
+    fetched: int
+    options: BackupOptions
+    ctx: Any  # its log is told what was re-mapped
+
+    def fetch_batch(self, uids: list[int]) -> list[FetchedMessage]: ...
+
+    def store_batch(self, fetched: list[FetchedMessage], cursor: int | None) -> None: ...
 
 
 def needs_remap(folder: Folder) -> bool:
@@ -37,7 +48,7 @@ def needs_remap(folder: Folder) -> bool:
     )
 
 
-def remap_folder(session: ImapSession, folder: Folder, backup: FolderBackup) -> int:
+def remap_folder(session: ImapSession, folder: Folder, backup: FolderPass) -> int:
     """Re-key archived messages to the new UIDs; returns how many new messages were stored."""
     server = session.search_uids()
     mapped = state.live_uids(folder)
@@ -105,7 +116,7 @@ def _rekey(folder: Folder, pairs: list[tuple[Message, Meta]]) -> None:
 def _match_bodies(
     session: ImapSession,
     folder: Folder,
-    backup: FolderBackup,
+    backup: FolderPass,
     metas: list[Meta],
     leftover: list[Message],
 ) -> int:
@@ -116,7 +127,7 @@ def _match_bodies(
     stored_before = backup.fetched
     sizes = {m.uid: m.size for m in metas}
     for batch in batches_by_bytes(sizes, backup.options.batch_bytes):
-        fetched = backup._fetch_batch(batch)
+        fetched = backup.fetch_batch(batch)
         pairs, new = [], []
         for message in fetched:
             candidates = by_sha.get(hashlib.sha256(message.raw).hexdigest())
@@ -127,7 +138,7 @@ def _match_bodies(
             else:
                 new.append(message)
         _rekey(folder, pairs)
-        backup._store(new, None)
+        backup.store_batch(new, None)
     return backup.fetched - stored_before
 
 

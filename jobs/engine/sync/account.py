@@ -1,19 +1,18 @@
 """Sync (migrate) one IMAP account into another: the engine entry point behind jobs and the CLI.
 
-`sync_accounts` logs in on both sides, plans the folder mapping (`mapping.py`), then syncs the
+`sync_accounts` logs in on both sides, plans the folder mapping (`plan.py`), then syncs the
 folders in parallel, one source and one destination connection per worker, at most the smaller
-of the two accounts' connection caps at once (`syncfolder.py` does one folder). With Gmail
+of the two accounts' connection caps at once (`folder.py` does one folder). With Gmail
 de-duplication the folders go in rank order (labels before All Mail), so each message lands in
 its most specific folder. A dropped connection is retried with backoff and the folder resumes
 from the UID map; a full destination quota stops the run with a clear message. The source is
 only ever EXAMINEd and read with BODY.PEEK[].
 
-`preflight` (login, capabilities, sizes, quota, mapping) lives in `preflight.py`.
+Connecting and planning the folders live in `plan.py`, the pre-flight in `preflight.py`.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import queue
 import threading
@@ -23,20 +22,19 @@ from django.db import connection
 
 from jobs.engine import parallel, reconnect
 from jobs.engine.copying.destination import Destination, QuotaExceeded
-from jobs.engine.copying.mapping import FolderMap, Layout, layout_from, plan
+from jobs.engine.copying.mapping import FolderMap
 from jobs.engine.copying.report import SyncFolderReport, SyncOptions, SyncReport
 from jobs.engine.drops import Cancelled
 from jobs.engine.progress import FolderProgress
+from jobs.engine.sync import plan
 from jobs.engine.sync import state as syncstate
 from jobs.engine.sync.folder import FolderSync, SyncContext
 from mail import errors
 from mail.imap import ImapSession
 
-__all__ = ["SyncOptions", "SyncReport", "plan_folders", "sync_accounts"]
+__all__ = ["SyncOptions", "SyncReport", "sync_accounts"]
 
 logger = logging.getLogger(__name__)
-
-SKIPPED_SPECIAL_USE = ("\\Trash", "\\Junk")
 
 
 def _noop(*_args) -> None:
@@ -45,66 +43,6 @@ def _noop(*_args) -> None:
 
 def _never() -> bool:
     return False
-
-
-def connect_source(account) -> ImapSession:
-    from mail.connect import connect_imap
-
-    return ImapSession(connect_imap(account))
-
-
-def connect_destination(account) -> Destination:
-    from mail.connect import connect_imap
-
-    return Destination(connect_imap(account))
-
-
-def plan_folders(
-    source: ImapSession, dest: Destination, options: SyncOptions
-) -> tuple[list[FolderMap], Layout, Layout]:
-    """List both sides and map every source folder (skipped ones say why)."""
-    listed, dest_listed = source.list_folders(), dest.session.list_folders()
-    source_layout = layout_from(listed, _namespace(source))
-    dest_layout = layout_from(dest_listed, dest.namespace())
-    maps = plan(
-        listed,
-        source_layout,
-        dest_listed,
-        dest_layout,
-        rules=options.rules,
-        gmail=source.gmail,
-        gmail_dedupe=options.gmail_dedupe,
-    )
-    for entry in maps:
-        if not entry.skip:
-            entry.skip = _not_selected(entry, options)
-    return maps, source_layout, dest_layout
-
-
-def _namespace(session: ImapSession) -> tuple[str, str] | None:
-    if "NAMESPACE" not in session.capabilities:
-        return None
-    personal = session.client.namespace().personal
-    if not personal:
-        return None
-    prefix, delimiter = personal[0]
-    text = [v.decode() if isinstance(v, bytes) else (v or "") for v in (prefix, delimiter)]
-    return text[0], text[1]
-
-
-def _not_selected(entry: FolderMap, options: SyncOptions) -> str:
-    names = (entry.source.name, entry.source_path)
-    if options.folders is not None and not any(n in options.folders for n in names):
-        return "not among the chosen folders"
-    if options.include and not any(
-        fnmatch.fnmatchcase(n, p) for n in names for p in options.include
-    ):
-        return "not included"
-    if any(fnmatch.fnmatchcase(n, p) for n in names for p in options.exclude):
-        return "excluded"
-    if options.skip_trash_and_junk and entry.source.special_use in SKIPPED_SPECIAL_USE:
-        return "Trash and Junk are skipped"
-    return ""
 
 
 def sync_accounts(
@@ -150,7 +88,7 @@ class _SyncRun(reconnect.ReconnectingRun):
     def execute(self) -> SyncReport:
         source, dest = self.connect_with_retry()
         try:
-            maps, _, _ = plan_folders(source, dest, self.ctx.options)
+            maps, _, _ = plan.plan_folders(source, dest, self.ctx.options)
             if not self.ctx.options.dry_run:
                 self.check_quota(source, dest, [m for m in maps if not m.skip])
         finally:
@@ -176,9 +114,7 @@ class _SyncRun(reconnect.ReconnectingRun):
         quota = dest.quota()
         if quota is None or not work or self.ctx.pair.rows().exists():
             return  # on a re-run, what was copied already counts in the quota used
-        from jobs.engine.sync.preflight import _sizes
-
-        need = sum(s.bytes for s in _sizes(source, [m.source for m in work]))
+        need = sum(s.bytes for s in plan.folder_sizes(source, [m.source for m in work]))
         left = max(0, quota[1] - quota[0])
         if need > left:
             self.ctx.log(
@@ -190,9 +126,9 @@ class _SyncRun(reconnect.ReconnectingRun):
 
     def connect(self) -> tuple[ImapSession, Destination]:
         pair = self.ctx.pair
-        source = connect_source(pair.source)
+        source = plan.connect_source(pair.source)
         try:
-            return source, connect_destination(pair.destination)
+            return source, plan.connect_destination(pair.destination)
         except BaseException:
             source.logout()
             raise

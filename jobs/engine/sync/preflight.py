@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from jobs.engine.copying.destination import Destination
 from jobs.engine.copying.mapping import FolderMap, Layout
 from jobs.engine.copying.report import SyncOptions
+from jobs.engine.sync import plan
+from jobs.engine.sync.plan import FolderSize
 from mail import errors
-from mail.imap import ImapSession
 
 CAPABILITIES = ("UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "SPECIAL-USE", "NAMESPACE", "QUOTA")
 
@@ -33,13 +34,6 @@ class Side:
     @property
     def quota_left(self) -> int | None:
         return max(0, self.quota[1] - self.quota[0]) if self.quota else None
-
-
-@dataclass
-class FolderSize:
-    name: str
-    messages: int
-    bytes: int
 
 
 @dataclass
@@ -72,22 +66,20 @@ class Preflight:
 
 
 def preflight(source_account, destination_account, options: SyncOptions | None = None) -> Preflight:
-    from jobs.engine.sync.account import connect_destination, connect_source, plan_folders
-
     options = options or SyncOptions()
     report = Preflight(
         Side("source", str(source_account)), Side("destination", str(destination_account))
     )
-    source = _login(report.source, connect_source, source_account)
-    dest = _login(report.destination, connect_destination, destination_account)
+    source = _login(report.source, plan.connect_source, source_account)
+    dest = _login(report.destination, plan.connect_destination, destination_account)
     try:
         if source is None or dest is None:
             return report
-        maps, source_layout, dest_layout = plan_folders(source, dest, options)
+        maps, source_layout, dest_layout = plan.plan_folders(source, dest, options)
         report.mapping = maps
         report.source.layout, report.destination.layout = source_layout, dest_layout
         report.destination.quota = dest.quota()
-        report.sizes = _sizes(source, [m.source for m in maps])
+        report.sizes = plan.folder_sizes(source, [m.source for m in maps])
         _warn(report)
     finally:
         for side in (source, dest):
@@ -106,22 +98,6 @@ def _login(side: Side, connect, account):
     side.ok = True
     side.capabilities = [(c, c in session.capabilities) for c in CAPABILITIES]
     return connected
-
-
-def _sizes(session: ImapSession, folders) -> list[FolderSize]:
-    sizes = []
-    has_size = "STATUS=SIZE" in session.capabilities
-    for folder in folders:
-        if has_size:
-            status = session.client.folder_status(folder.raw_name, ["MESSAGES", "SIZE"])
-            count, size = int(status[b"MESSAGES"]), int(status.get(b"SIZE", 0))
-        else:
-            session.examine(folder.raw_name)
-            uids = session.search_uids()
-            meta = session.fetch_meta(uids) if uids else {}
-            count, size = len(meta), sum(m.size for m in meta.values())
-        sizes.append(FolderSize(folder.name, count, size))
-    return sizes
 
 
 def _warn(report: Preflight) -> None:

@@ -1,14 +1,15 @@
-"""The archive side of a backup: folder rows, cursors, flags, deletions and reconciliation.
+"""The archive side of a backup: folder rows, cursors, flags, deletions and what is archived.
 
-Everything the engine writes to the database goes through here, so the rules live in one place:
-a folder row is keyed by (account, raw name, UIDVALIDITY); the cursor (`highest_uid`) only moves
-in the same transaction as the batch it covers; nothing is ever deleted, only marked.
+Everything the backup engine writes to the database goes through here, so the rules live in
+one place: a folder row is keyed by (account, raw name, UIDVALIDITY); the cursor (`highest_uid`)
+only moves in the same transaction as the batch it covers; nothing is ever deleted, only marked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Sum
@@ -16,13 +17,12 @@ from django.utils import timezone
 
 from archive.ingest import FetchedMessage, park_message, store_messages
 from archive.models import Folder, Message, ParkedMessage
-from jobs.engine.backup.report import FolderReport
-from jobs.engine.drops import DROPPED_EVERY_TIME
 from mail.imap import FolderStatus, ServerFolder
 
 UPDATE_CHUNK = 500
 # How a parked message's error starts when fetching it broke the connection every time: such a
 # UID is fetched alone, once per run (`jobs/engine/drops.py`, Suspects).
+DROPPED_EVERY_TIME = "the server dropped the connection every time this message was fetched"
 
 
 def current_folder(account, raw_name: str) -> Folder | None:
@@ -166,7 +166,9 @@ def _update_lists(folder: Folder, column: str, values: dict[int, list[str]]) -> 
     return len(changed)
 
 
-def store_batch(folder: Folder, fetched: list[FetchedMessage], cursor: int | None) -> int:
+def store_batch(
+    folder: Folder, fetched: list[FetchedMessage], cursor: int | None, store=None
+) -> int:
     """Store a batch and advance the cursor in the same transaction; returns rows created."""
 
     def advance(_created) -> None:
@@ -176,7 +178,7 @@ def store_batch(folder: Folder, fetched: list[FetchedMessage], cursor: int | Non
     if not fetched:  # every message of the batch vanished or was parked
         advance(None)
         return 0
-    return len(store_messages(folder, fetched, in_transaction=advance))
+    return len(store_messages(folder, fetched, store=store, in_transaction=advance))
 
 
 def advance_cursor(folder: Folder, cursor: int) -> None:
@@ -198,20 +200,22 @@ def finish_folder(folder: Folder, uidnext: int, modseq: int | None, cursor: int 
         folder.save(update_fields=["uidnext", "highest_modseq", "last_synced_at"])
 
 
-def reconcile(folder: Folder, on_server: int, fetched: int, nbytes: int = 0) -> FolderReport:
+@dataclass
+class Archived:
+    """What the archive holds of a folder (its current UIDVALIDITY), for the folder's report."""
+
+    live: int  # messages still on the server
+    parked: list[int]  # UIDs parked, ascending
+    deleted_on_server: int
+
+
+def archived(folder: Folder) -> Archived:
     uv = folder.uidvalidity or 0
     messages = Message.objects.filter(folder=folder)
-    parked = sorted(parked_uids(folder))
-    return FolderReport(
-        folder=folder.name,
-        state="done",
-        on_server=on_server,
-        in_archive=messages.filter(uidvalidity=uv, deleted_on_server_at__isnull=True).count(),
-        fetched=fetched,
-        parked=len(parked),
-        parked_uids=parked[:100],
+    return Archived(
+        live=messages.filter(uidvalidity=uv, deleted_on_server_at__isnull=True).count(),
+        parked=sorted(parked_uids(folder)),
         deleted_on_server=messages.filter(deleted_on_server_at__isnull=False).count(),
-        bytes=nbytes,
     )
 
 

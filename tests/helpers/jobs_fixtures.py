@@ -1,68 +1,19 @@
-"""Jobs test helpers: accounts on the test Dovecot, real Celery workers and beat on a real Redis.
-
-Worker processes use the app's own settings (backupweb.settings) with DATA_DIR, DATABASE_URL
-(the test database file) and REDIS_URL from the environment, and short heartbeat and stale
-timings so recovery tests take seconds, not minutes.
-"""
+"""Fixtures for real Celery workers and beat on the session's Redis, shared by every test
+folder through tests/conftest.py."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
-from accounts.models import Account
-from jobs.models import Job, JobRun
-from tests.servers.dovecot import Dovecot, MailUser
+from tests.helpers.jobs import (
+    STALE_SECONDS,
+    database_url_for_workers,
+)
 from tests.servers.worker import BASE_DIR, CeleryWorker
-
-STALE_SECONDS = 4
-
-
-def make_account(dovecot: Dovecot, user: MailUser, password: str | None = None, **fields):
-    account = Account(
-        name=fields.pop("name", user.username),
-        protocol="imap",
-        host="127.0.0.1",
-        port=dovecot.imap_port,
-        security="none",
-        username=user.username,
-        **fields,
-    )
-    account.set_secret(password or user.password)
-    account.save()
-    return account
-
-
-def make_job(account: Account, name: str | None = None, **fields) -> Job:
-    return Job.objects.create(name=name or f"Backup {account.name}", account=account, **fields)
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def run_state(run: JobRun) -> str:
-    return JobRun.objects.values_list("state", flat=True).get(pk=run.pk)
-
-
-def wait_for_state(run: JobRun, states: tuple[str, ...] | str, timeout: float = 60) -> JobRun:
-    wanted = (states,) if isinstance(states, str) else states
-    wait_for(lambda: run_state(run) in wanted, timeout, f"run {run.pk} to be {wanted}")
-    run.refresh_from_db()
-    return run
 
 
 @pytest.fixture
@@ -80,15 +31,6 @@ def celery_broker(redis_server, use_redis):
         app.amqp._producer_pool = None
     redis.Redis.from_url(redis_server.url).flushdb()
     return redis_server
-
-
-def database_url_for_workers() -> str:
-    """The URL of the database this test uses (the test file or the test PostgreSQL DB)."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = f"{quote(db['USER'])}:{quote(db['PASSWORD'])}@" if db["USER"] else ""
-    return f"postgres://{auth}{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture
