@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import oauth, oauth_clients, oauth_tokens, secrets
 from accounts.models import Account
-from accounts.views import _get_account
+from accounts.views import get_account
 from backupweb.access import staff_required
 
 FLOWS_KEY = "oauth_flows"  # state -> {account, provider, verifier, nonce, at}
@@ -34,7 +34,7 @@ def _provider_or_none(account: Account) -> oauth.Provider | None:
 
 @staff_required
 def oauth_page(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _get_account(pk)
+    account = get_account(pk)
     context = {
         "nav": "accounts",
         "account": account,
@@ -48,7 +48,7 @@ def oauth_page(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def oauth_start(request: HttpRequest, pk: int) -> HttpResponse:
     """Leave for the provider's sign-in page with a fresh state and PKCE verifier."""
-    account = _get_account(pk)
+    account = get_account(pk)
     provider = _provider_or_none(account)
     if provider is None or not provider.authorization_url:
         messages.error(request, "No OAuth client is configured for this provider.")
@@ -83,7 +83,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             "This sign-in answer does not match a sign-in started here (or it is too old). "
             "Start again from the account page."
         )
-    account = _get_account(flow["account"])
+    account = get_account(flow["account"])
     provider = oauth_clients.get(flow["provider"])
     if request.GET.get("error") or provider is None:
         reason = request.GET.get("error_description") or request.GET.get("error") or "no client"
@@ -104,7 +104,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_POST
 def device_start(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _get_account(pk)
+    account = get_account(pk)
     provider = _provider_or_none(account)
     if provider is None or not provider.supports_device_flow:
         messages.error(request, "This provider does not offer sign-in with a device code.")
@@ -139,7 +139,7 @@ def _device_status(request: HttpRequest, account: Account, entry: dict | None, e
 @require_POST
 def device_poll(request: HttpRequest, pk: int) -> HttpResponse:
     """Asked by the device page every few seconds: one token request, then a fragment."""
-    account = _get_account(pk)
+    account = get_account(pk)
     pending = request.session.get(DEVICE_KEY, {})
     entry = pending.get(str(account.pk))
     provider = oauth_clients.get(entry["provider"]) if entry else None
@@ -168,7 +168,7 @@ def device_poll(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def oauth_sign_out(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _get_account(pk)
+    account = get_account(pk)
     revoked = oauth_tokens.sign_out(account)
     where = " and revoked it at the provider" if revoked else ""
     messages.success(request, f"Removed the OAuth2 sign-in{where}.")

@@ -22,7 +22,7 @@ def _posted(request: HttpRequest):
     return request.POST if request.method == "POST" else None
 
 
-def _get_account(pk: int) -> Account:
+def get_account(pk: int) -> Account:
     """The one way views fetch an account: active ones only, or 404."""
     return get_object_or_404(Account.objects.active(), pk=pk)
 
@@ -35,7 +35,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _get_account(pk)
+    account = get_account(pk)
     context = {
         "nav": "accounts",
         "account": account,
@@ -74,7 +74,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _get_account(pk)
+    account = get_account(pk)
     form = AccountForm(_posted(request), instance=account)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -107,7 +107,7 @@ def _test_result(request: HttpRequest, context: dict) -> HttpResponse:
 @require_POST
 def form_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Test the values in the form, before saving (an edit keeps the stored password)."""
-    account = _get_account(pk) if pk else None
+    account = get_account(pk) if pk else None
     form = AccountForm(request.POST, instance=account)
     problems = form.connection_errors()
     if problems:
@@ -128,7 +128,7 @@ def _unsaved(form: AccountForm) -> Account:
 @staff_required
 @require_POST
 def account_test(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _get_account(pk)
+    account = get_account(pk)
     report = services.run_test(account)
     context = {"report": report, "mode": "account", "account": account}
     return _test_result(request, {**context, "username": account.username})
@@ -137,7 +137,7 @@ def account_test(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def account_pin(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _get_account(pk)
+    account = get_account(pk)
     try:
         fingerprint = normalize_fingerprint(request.POST.get("fingerprint", ""))
     except ValueError as exc:
@@ -151,7 +151,7 @@ def account_pin(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _get_account(pk)
+    account = get_account(pk)
     form = DeleteForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         delete_archive = form.cleaned_data["delete_archive"]
