@@ -69,8 +69,10 @@ def test_an_account_whose_only_success_is_a_restore_has_no_last_backup(account, 
 
 
 def test_runs_by_state_and_archived_figures_per_account_keep_their_names(account, scraper):
-    Folder.objects.create(account=account, name="INBOX", raw_name="INBOX", message_count=7, total_bytes=7000)
-    Folder.objects.create(account=account, name="Sent", raw_name="Sent", message_count=3, total_bytes=300)
+    for name, count, size in (("INBOX", 7, 7000), ("Sent", 3, 300)):
+        Folder.objects.create(
+            account=account, name=name, raw_name=name, message_count=count, total_bytes=size
+        )
     finished(account, Job.Kind.BACKUP, State.PARTIAL, NOW)
     metrics = scraper()
     assert metrics["backupweb_runs"] == {
