@@ -27,6 +27,20 @@ def _zip(response) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
 
 
+def with_attachment(subject: str, data: bytes) -> bytes:
+    boundary = b"b0undary"
+    head = (
+        f"Subject: {subject}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b0undary"\r\n\r\n'
+    ).encode()
+    part = (
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="data.bin"\r\n\r\n'
+    )
+    body = base64.encodebytes(data).replace(b"\n", b"\r\n")
+    return head + b"--" + boundary + b"\r\n" + part + body + b"--" + boundary + b"--\r\n"
+
+
 @pytest.fixture
 def two_folders(archive_root, folder):
     raws = [m.read() for m in pick(limit=6)]
@@ -74,9 +88,8 @@ def test_an_export_of_nothing_visible_is_not_found(two_folders, admin_client):
 def test_a_large_export_streams_in_small_pieces_and_every_member_is_the_stored_bytes(
     archive_root, folder, admin_client
 ):
-    # Base64 of random bytes compresses little, like attachments: a zip of about 12 MB.
-    raws = [b"Subject: big %d\r\n\r\n" % i + base64.encodebytes(os.urandom(3 << 20))
-            for i in range(4)]  # fmt: skip
+    # Attachments of random bytes in base64 compress little: a zip of about 12 MB.
+    raws = [with_attachment(f"big {i}", os.urandom(3 << 20)) for i in range(4)]
     archive_raws(folder, raws)
     url = reverse("archive:export") + f"?scope=folder&folder={folder.pk}"
     with tempfile.TemporaryFile() as out:
