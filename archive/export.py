@@ -24,7 +24,7 @@ import re
 import stat
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -144,9 +144,19 @@ class _ZipExport:
         self.total = 0
         self.stats = ExportStats()
         self.names = UniqueNames({MANIFEST_NAME})
+        self._chunks: Generator[bytes] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        return stream_zip(self._members(), chunk_size=ZIP_CHUNK, get_compressobj=_deflate)
+        if self._chunks is None:
+            members = self._members()
+            self._chunks = stream_zip(members, chunk_size=ZIP_CHUNK, get_compressobj=_deflate)
+        return self._chunks
+
+    def close(self) -> None:
+        """Stop early (Django calls it when a download ends, also one the client dropped): the
+        blob being read and the spooled manifest are closed, nothing more is read."""
+        if self._chunks is not None:
+            self._chunks.close()
 
     def _members(self) -> Iterator[MemberFile]:
         folder_ids = self.messages.order_by().values_list("folder_id", flat=True).distinct()
