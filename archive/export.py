@@ -1,10 +1,12 @@
 """Exports of archived messages as a zip: one `.eml` per message (exact bytes) or mboxrd files.
 
-Streamed end to end: messages are read from the blob store in chunks and written into the zip
-as they come, the manifest is spooled to a temporary file, so memory stays flat for an archive of
-any size. The output may be a non-seekable stream (an HTTP response): zipfile then writes data
-descriptors. Every name in the zip is built by `archive.safenames` from the folder's display
-name and the UID, never from a message's content.
+Streamed end to end: `stream_export` hands the zip out in chunks as it is read (a download
+iterates it; `export_messages` writes it to a file), the messages read from the blob store in
+chunks and compressed by stream-zip as they come, the manifest spooled to a temporary file, so
+memory stays flat for an archive of any size. The zip needs no seekable output: every member is
+followed by a data descriptor, and is zip64 where its size or offset needs it. Every name in
+the zip is built by `archive.safenames` from the folder's display name and the UID, never from
+a message's content.
 
 Layout, format "eml":
     <folder path>/<uid>.eml       one file per message (`<uidvalidity>-<uid>.eml` for messages
@@ -19,15 +21,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
+import stat
 import tempfile
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
 
 from django.db.models import QuerySet
+from stream_zip import ZIP_64, ZIP_AUTO, MemberFile, stream_zip
 
 from archive.blobstore import BlobBackend, get_store
 from archive.folders import folder_path
@@ -38,7 +41,12 @@ FORMATS = ("eml", "mbox")
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = ["folder", "uidvalidity", "uid", "flags", "internal_date", "sha256", "path"]
 COPY_CHUNK = 1 << 20
-_MESSAGE_FIELDS = ("folder_id", "uidvalidity", "uid", "blob_id", "flags", "internal_date", "size")
+ZIP_CHUNK = 1 << 16  # the size of the pieces the zip comes out in
+DEFLATE_LEVEL = 6
+FILE_MODE = stat.S_IFREG | 0o644
+_MESSAGE_FIELDS = (
+    "folder_id", "uidvalidity", "uid", "blob_id", "flags", "internal_date", "blob__size",
+)  # fmt: skip
 
 
 @dataclass
@@ -91,18 +99,24 @@ def export_messages(
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportStats:
     """Write any set of messages (a folder, a search result, a selection) as a zip to `out`."""
+    export = stream_export(messages, fmt=fmt, store=store, progress=progress)
+    for chunk in export:
+        out.write(chunk)
+    return export.stats
+
+
+def stream_export(
+    messages: QuerySet[Message],
+    *,
+    fmt: str = "eml",
+    store: BlobBackend | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> _ZipExport:
+    """The zip of `messages` as an iterable of byte chunks, made while it is read (a download
+    streams it); its `stats` are complete once the last chunk was read."""
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}: use one of {', '.join(FORMATS)}.")
-    store = store or get_store()
-    folder_ids = messages.order_by().values_list("folder_id", flat=True).distinct()
-    folders = list(Folder.objects.filter(pk__in=folder_ids).order_by("name", "uidvalidity", "pk"))
-    writer = _ZipExport(out, store, fmt, total=messages.count(), progress=progress)
-    with writer:
-        dirs = _folder_dirs(folders, writer.names)
-        for folder in folders:
-            ordered = messages.filter(folder=folder).order_by("uidvalidity", "uid")
-            writer.add_folder(folder, dirs[folder.pk], ordered.only(*_MESSAGE_FIELDS))
-    return writer.stats
+    return _ZipExport(messages, store or get_store(), fmt, progress)
 
 
 def _folder_dirs(folders: list[Folder], names: UniqueNames) -> dict[int, str]:
@@ -119,44 +133,59 @@ def _folder_dirs(folders: list[Folder], names: UniqueNames) -> dict[int, str]:
 
 
 class _ZipExport:
-    def __init__(self, out: BinaryIO, store: BlobBackend, fmt: str, total: int, progress):
-        self.out = out
+    """The zip's member files (name, time, mode, method, chunks) made by stream-zip into bytes;
+    each member's chunks are read from the blob store only when the zip asks for them."""
+
+    def __init__(self, messages: QuerySet[Message], store: BlobBackend, fmt: str, progress):
+        self.messages = messages
         self.store = store
         self.fmt = fmt
-        self.total = total
         self.progress = progress
+        self.total = 0
         self.stats = ExportStats()
         self.names = UniqueNames({MANIFEST_NAME})
-        self._manifest = tempfile.TemporaryFile("w+", newline="", encoding="utf-8")
-        self._rows = csv.writer(self._manifest)
-        self._rows.writerow(MANIFEST_COLUMNS)
+        self._chunks: Generator[bytes] | None = None
 
-    def __enter__(self) -> _ZipExport:
-        # Mail compresses well; level 6 is zlib's balance between speed and size.
-        self.zip = zipfile.ZipFile(
-            self.out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True
-        )
-        return self
+    def __iter__(self) -> Iterator[bytes]:
+        if self._chunks is None:
+            members = self._members()
+            self._chunks = stream_zip(members, chunk_size=ZIP_CHUNK, get_compressobj=_deflate)
+        return self._chunks
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None and self.fmt == "eml":
-                self._manifest.seek(0)
-                with self.zip.open(_zipinfo(MANIFEST_NAME, None), "w") as dst:
-                    shutil.copyfileobj(_Encoded(self._manifest), dst, COPY_CHUNK)
-        finally:
-            self._manifest.close()
-            self.zip.close()
+    def close(self) -> None:
+        """Stop early (Django calls it when a download ends, also one the client dropped): the
+        blob being read and the spooled manifest are closed, nothing more is read."""
+        if self._chunks is not None:
+            self._chunks.close()
 
-    def add_folder(self, folder: Folder, folder_dir: str, messages: QuerySet[Message]) -> None:
-        self.stats.folders += 1
-        if self.fmt == "mbox":
-            leaf = with_suffix(folder_dir.rsplit("/", 1)[-1], ".mbox")
-            path = self.names.claim(leaf, parent=_parent(folder_dir))
-            with self.zip.open(_zipinfo(path, None), "w", force_zip64=True) as dst:
-                for msg in messages.iterator(chunk_size=1000):
-                    self._copy(msg, dst, mbox=True)
-            return
+    def _members(self) -> Iterator[MemberFile]:
+        folder_ids = self.messages.order_by().values_list("folder_id", flat=True).distinct()
+        folders = Folder.objects.filter(pk__in=folder_ids).order_by("name", "uidvalidity", "pk")
+        folders = list(folders)
+        self.total = self.messages.count()
+        dirs = _folder_dirs(folders, self.names)
+        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as manifest:
+            rows = csv.writer(manifest)
+            rows.writerow(MANIFEST_COLUMNS)
+            for folder in folders:
+                self.stats.folders += 1
+                ordered = self.messages.filter(folder=folder).order_by("uidvalidity", "uid")
+                ordered = ordered.select_related("blob").only(*_MESSAGE_FIELDS)
+                if self.fmt == "mbox":
+                    yield self._mbox_member(dirs[folder.pk], ordered)
+                else:
+                    yield from self._eml_members(folder, dirs[folder.pk], ordered, rows)
+            if self.fmt == "eml":
+                manifest.seek(0)
+                yield MANIFEST_NAME, _zip_time(None), FILE_MODE, ZIP_64, _encoded(manifest)
+
+    def _mbox_member(self, folder_dir: str, messages: QuerySet[Message]) -> MemberFile:
+        leaf = with_suffix(folder_dir.rsplit("/", 1)[-1], ".mbox")
+        path = self.names.claim(leaf, parent=_parent(folder_dir))
+        chunks = (c for msg in messages.iterator(chunk_size=1000) for c in self._copy(msg, True))
+        return path, _zip_time(None), FILE_MODE, ZIP_64, chunks  # size unknown: zip64
+
+    def _eml_members(self, folder: Folder, folder_dir: str, messages, rows) -> Iterator:
         uidvalidity = folder.uidvalidity or 0
         for msg in messages.iterator(chunk_size=1000):
             leaf = f"{msg.uid}.eml" if msg.uidvalidity == uidvalidity else (
@@ -165,40 +194,44 @@ class _ZipExport:
             path = f"{folder_dir}/{leaf}"
             if path in self.names:  # only a subfolder can have taken it
                 path = self.names.claim(leaf, parent=folder_dir)
-            with self.zip.open(_zipinfo(path, msg.internal_date), "w", force_zip64=True) as dst:
-                self._copy(msg, dst, mbox=False)
-            self._rows.writerow(_manifest_row(folder, msg, path))
+            rows.writerow(_manifest_row(folder, msg, path))
+            # The exact size is the blob's: zip64 only for a member that needs it.
+            method = ZIP_AUTO(msg.blob.size, level=DEFLATE_LEVEL)
+            yield path, _zip_time(msg.internal_date), FILE_MODE, method, self._copy(msg, False)
 
-    def _copy(self, msg: Message, dst: BinaryIO, mbox: bool) -> None:
+    def _copy(self, msg: Message, mbox: bool) -> Iterator[bytes]:
+        """One message's bytes as stored (mbox: with its From line, quoted), then progress."""
         with self.store.open_stream(msg.blob_id) as src:
             chunks = iter(lambda: src.read(COPY_CHUNK), b"")
             if mbox:
-                dst.write(mbox_from_line(msg.internal_date))
+                yield mbox_from_line(msg.internal_date)
                 chunks = mboxrd_escape(chunks)
             last = b""
             for chunk in chunks:
-                dst.write(chunk)
+                yield chunk
                 self.stats.bytes += len(chunk)
                 last = chunk[-1:] or last
             if mbox:
-                dst.write(b"\n\n" if last != b"\n" else b"\n")
+                yield b"\n\n" if last != b"\n" else b"\n"
         self.stats.messages += 1
         if self.progress is not None:
             self.progress(self.stats.messages, self.total)
+
+
+def _deflate():
+    # Mail compresses well; level 6 is zlib's balance between speed and size.
+    return zlib.compressobj(level=DEFLATE_LEVEL, wbits=-zlib.MAX_WBITS)
 
 
 def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
-def _zipinfo(path: str, when: datetime | None) -> zipfile.ZipInfo:
+def _zip_time(when: datetime | None) -> datetime:
     stamp = (when or datetime.now(UTC)).astimezone(UTC)
     if stamp.year < 1980:  # the zip format cannot store earlier dates
         stamp = datetime(1980, 1, 1, tzinfo=UTC)
-    info = zipfile.ZipInfo(path, date_time=stamp.timetuple()[:6])
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    return info
+    return stamp
 
 
 def _manifest_row(folder: Folder, msg: Message, path: str) -> list:
@@ -207,17 +240,10 @@ def _manifest_row(folder: Folder, msg: Message, path: str) -> list:
     return [folder.name, msg.uidvalidity, msg.uid, flags, when, msg.blob_id, path]
 
 
-class _Encoded(io.RawIOBase):
+def _encoded(text: io.TextIOBase) -> Iterator[bytes]:
     """A text file read back as UTF-8 bytes (the spooled manifest)."""
-
-    def __init__(self, text: io.TextIOBase):
-        self._text = text
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._text.read(size if size and size > 0 else -1).encode("utf-8")
+    while chunk := text.read(COPY_CHUNK):
+        yield chunk.encode("utf-8")
 
 
 # -- mboxrd ----------------------------------------------------------------------------------

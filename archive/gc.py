@@ -43,6 +43,10 @@ PostgreSQL; SQLite's write lock already keeps us out) and fails the batch otherw
 writes the bytes again. Because step 2 moves the file before our commit, a row we are removing
 never passes that check. Step 3 remains the safety net for a crash between the rename and
 the commit.
+
+The store is the collector's one collaborator for the files (`collect_garbage(store=...)`): it
+judges a candidate with `store.verify` and sets a file aside with `store.move_out`, so a test
+can run a concurrent ingest at exactly those steps.
 """
 
 from __future__ import annotations
@@ -330,25 +334,16 @@ def _tally_skipped(verdicts: dict[str, str], report: GcReport) -> None:
 def _set_aside(store: BlobStore, sha: str, now: float) -> int | None:
     """Move a blob file into the held folder, stamped with the time it left; its size, or
     None if it was not there."""
-    src = store.path_for(sha)
     dest = store.root / HELD_DIR / sha
     dest.parent.mkdir(exist_ok=True)
-    try:
-        size = src.stat().st_size
-        os.replace(src, dest)
-    except FileNotFoundError:
-        return None
-    os.utime(dest, (now, now))
+    size = store.move_out(sha, dest)
+    if size is not None:
+        os.utime(dest, (now, now))
     return size
 
 
 def _put_back(store: BlobStore, sha: str) -> None:
-    dest = store.path_for(sha)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(store.root / HELD_DIR / sha, dest)
-    except FileNotFoundError:
-        pass
+    store.move_in(sha, store.root / HELD_DIR / sha)
 
 
 def _file_size(store: BlobStore, sha: str) -> int:

@@ -1,16 +1,17 @@
-"""What the backup records for the browser as it stores messages: search text and references.
+"""What a message gives the browser: its searchable text and the Message-IDs it refers to.
 
-`prepare()` does the slow part (reading the MIME structure, decoding text) before the ingest
-transaction starts, so no database lock is held while parsing; `Prepared.record()` then writes
-the search index rows and conversation references inside that transaction, right after the
-Message rows exist, so a message is searchable exactly when it is archived.
+`document_for()` is the slow part (reading the MIME structure, decoding text); ingest calls it
+before its transaction starts, so no database lock is held while parsing, and writes the
+documents with `archive.search.index_documents` and `archive.threads.record_references` inside
+that transaction, so a message is searchable exactly when it is archived. `manage.py reindex`
+and the search snippets read documents the same way.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from archive.charsets import decode_header_value, decode_text
@@ -102,27 +103,3 @@ def references(values: Sequence[bytes]) -> list[str]:
     for value in values:
         found.extend(f"<{m}>" for m in _MSGID.findall(decode_text(value[:20_000], "utf-8")))
     return list(dict.fromkeys(r[:MAX_REF_CHARS] for r in found))[:MAX_REFS]
-
-
-class Prepared:
-    """Documents for a batch of fetched messages, keyed by the FetchedMessage object."""
-
-    def __init__(self, fetched: Sequence, docs: Sequence[Document]):
-        self._docs = {id(f): d for f, d in zip(fetched, docs, strict=True)}
-
-    def record(self, created: Iterable) -> None:
-        """Index the new Message rows and record their references (inside the transaction)."""
-        from archive import search, threads
-
-        pairs = [(m, self._docs[id(m._fetched)]) for m in created if id(m._fetched) in self._docs]
-        if not pairs:
-            return
-        search.index_documents(pairs)
-        threads.record_references(pairs)
-
-
-def prepare(fetched: Sequence, parsed: Sequence[ParsedHeaders] | None = None) -> Prepared:
-    headers = parsed if parsed is not None else [None] * len(fetched)
-    return Prepared(
-        fetched, [document_for(f.raw, h) for f, h in zip(fetched, headers, strict=True)]
-    )

@@ -21,8 +21,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from archive import indexing
+from archive import search, threads
 from archive.blobstore import BlobBackend, BlobMissing, get_store
+from archive.indexing import Document, document_for
 from archive.models import Blob, Folder, Message, ParkedMessage
 from archive.parsing import ParsedHeaders, parse_message
 from archive.rows import build as build_row
@@ -69,7 +70,7 @@ def store_messages(
     # Durable blobs first, outside the transaction (fsyncs must not hold database locks); the
     # messages are parsed while the disk flushes them.
     stored = store.put_many([m.raw for m in fetched], meanwhile=read)
-    parsed, prepared = read()
+    parsed, documents = read()
     now = timezone.now()
     # The rows are built before the transaction too: with SQLite every worker process waits
     # for the one write lock, so work done while holding it keeps the others waiting.
@@ -83,7 +84,7 @@ def store_messages(
             ).values_list("uid", flat=True)
         )
         created = _insert_messages(folder, uidvalidity, [r for r in rows if r.uid not in existing])
-        prepared.record(created)  # browser: index and references, in this same transaction
+        _record_documents(created, documents)  # searchable with the same commit
         ParkedMessage.objects.filter(
             folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
         ).delete()
@@ -99,17 +100,27 @@ def store_messages(
 
 class _Reading:
     """Parsing a batch, and reading its search text and references (issue 6) before any
-    database lock is taken; done once, whenever first called."""
+    database lock is taken; done once, whenever first called. The documents are keyed by the
+    FetchedMessage object, which each new row carries."""
 
     def __init__(self, fetched: Sequence[FetchedMessage]):
         self.fetched = fetched
-        self.done: tuple[list[ParsedHeaders], indexing.Prepared] | None = None
+        self.done: tuple[list[ParsedHeaders], dict[int, Document]] | None = None
 
-    def __call__(self) -> tuple[list[ParsedHeaders], indexing.Prepared]:
+    def __call__(self) -> tuple[list[ParsedHeaders], dict[int, Document]]:
         if self.done is None:
             parsed = [parse_message(m.raw) for m in self.fetched]
-            self.done = parsed, indexing.prepare(self.fetched, parsed)
+            pairs = zip(self.fetched, parsed, strict=True)
+            self.done = parsed, {id(m): document_for(m.raw, h) for m, h in pairs}
         return self.done
+
+
+def _record_documents(created: list[Message], documents: dict[int, Document]) -> None:
+    """Index the new Message rows and record their references (inside the transaction)."""
+    pairs = [(m, documents[id(f)]) for m, f in zip(created, fetched_for(created), strict=True)]
+    if pairs:
+        search.index_documents(pairs)
+        threads.record_references(pairs)
 
 
 def fetched_for(created: list[Message]) -> list[FetchedMessage]:

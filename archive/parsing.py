@@ -6,6 +6,12 @@ package is not used for the structure because its costs grow without bound on ho
 (SECURITY.md "Parsing limits": 100,000 parts take ~17 s, depth 5,000 breaks it): instead a small
 scanner walks the MIME tree over the original buffer (no copies) with caps on header bytes,
 depth, part count and time. Past a cap the message keeps what was found and `error` says why.
+
+Hand-written for speed as well as safety: a backup parses every message it stores, and reading
+the leaf parts here instead of with the `email` package made indexing three times faster; the
+scanner's searches run in C (a well-formed header block is found with one regex search), which
+took 10,000 bench messages from 1.81 s to 1.26 s with identical results on the whole corpus
+(the git log of this file has the measurements).
 """
 
 from __future__ import annotations

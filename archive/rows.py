@@ -7,6 +7,10 @@ more than the inserts themselves (measured: 250 Message rows 15 ms with bulk_cre
 with one statement run by executemany). Values go through the fields' own conversion
 (`get_db_prep_save`) except for columns whose Python value is already what the driver takes, so
 rows are stored exactly as the ORM would store them, on SQLite and PostgreSQL alike.
+
+Hand-written for that measured cost alone (a store-only backup of 10,000 messages went from
+12.0 s to 7.7 s with this and the blob store's write path); rows off the per-message path go
+through the ORM as usual.
 """
 
 from __future__ import annotations

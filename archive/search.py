@@ -4,8 +4,8 @@ The index table (`archive_search`, created by migration 0002 for the database in
 row per message, keyed by the Message id: subject, body (capped ~1 MB), from, to, cc and
 attachment names. On SQLite it keeps the words, not the text (migration 0005): the snippets of
 a result page are made from the messages themselves (`_snippets`). The backup fills it as it
-stores messages (`archive.indexing`, inside the ingest transaction); `manage.py reindex`
-rebuilds it.
+stores messages (`archive.ingest`, with the documents of `archive.indexing`, inside the ingest
+transaction); `manage.py reindex` rebuilds it.
 
 A query is words (every word must match; "quoted phrases" match as phrases) anywhere, plus
 optional words per field, plus filters on the Message rows. Results come newest archived first
@@ -27,6 +27,8 @@ from django.utils.html import escape, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import make_aware
 
+from archive.blobstore import BlobError, get_store
+from archive.indexing import document_for
 from archive.models import Message
 
 FIELDS = ("subject", "body", "from_addr", "to_addrs", "cc_addrs", "attachments")
@@ -182,9 +184,6 @@ def rebuild(
     progress: Callable[[int, int], None] | None = None, batch: int = 200, store=None
 ) -> int:
     """Rebuild the whole index from the blob store (manage.py reindex); returns messages indexed."""
-    from archive.blobstore import get_store
-    from archive.indexing import document_for
-
     store = store or get_store()
     _backend().clear()
     total = Message.objects.count()
@@ -296,8 +295,6 @@ def _snippets(messages: list[Message], match: str) -> dict[int, str]:
     store, put in a small index of this connection's own (TEMP) with the same tokenizer, and
     FTS5's snippet() runs on that with the same query: the same fragments it would have
     chosen. A message whose blob cannot be read gets no snippet."""
-    from archive.blobstore import BlobError, get_store
-    from archive.indexing import document_for
 
     store, rows = get_store(), []
     for message in messages:

@@ -1,6 +1,6 @@
 """Conversations: messages linked by Message-ID, In-Reply-To and References, across folders.
 
-References are recorded at ingest (`archive.indexing`), one `MessageRef` row per Message-ID a
+References are recorded at ingest (`archive.ingest`), one `MessageRef` row per Message-ID a
 message points at. A conversation is the connected set reached from one message by following
 its references and the messages that reference it, within its account; the walk is bounded so
 a mailing list's thousand-message thread cannot make a page slow.

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib import messages as flash
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 import audit
 from archive import importer, search
-from archive.export import FORMATS, export_messages
+from archive.export import FORMATS, stream_export
 from archive.forms import SearchForm, ServerImportForm, UploadForm
+from archive.import_runs import import_root
 from archive.models import ImportRun, Message
 from archive.safenames import safe_component
+from archive.tasks import import_mail
 from archive.viewer import set_download_headers
 from archive.views import accounts_for_user, get_account_for_user, get_folder_for_user
 from backupweb.access import STAFF, role_of, staff_required
@@ -64,20 +60,20 @@ def _scoped(q, user):
 # -- exports ----------------------------------------------------------------------------------
 
 
-def _export_selection(request: HttpRequest) -> tuple[object, str]:
+def export_selection(request: HttpRequest) -> tuple[object, str]:
     """(messages queryset, name) for the export the request asks for; 404 if not allowed."""
     data = request.POST if request.method == "POST" else request.GET
     scope = data.get("scope", "")
     visible = Message.objects.filter(folder__account__in=accounts_for_user(request.user))
     if scope == "folder":
-        folder = get_folder_for_user(request.user, _int(data.get("folder")))
+        folder = get_folder_for_user(request.user, int_or_404(data.get("folder")))
         qs = visible.filter(folder__account=folder.account, folder__name=folder.name)
         return qs, f"{folder.account.name}-{folder.name}"
     if scope == "account":
-        account = get_account_for_user(request.user, _int(data.get("account")))
+        account = get_account_for_user(request.user, int_or_404(data.get("account")))
         return visible.filter(folder__account=account), account.name
     if scope == "selection":
-        ids = [_int(i) for i in data.getlist("ids")[:MAX_SELECTION]]
+        ids = [int_or_404(i) for i in data.getlist("ids")[:MAX_SELECTION]]
         return visible.filter(pk__in=ids), "selection"
     if scope == "search":
         form = SearchForm(data, accounts=accounts_for_user(request.user))
@@ -100,7 +96,8 @@ def _all_search_ids(q) -> list[int]:
     return ids[:MAX_SELECTION]
 
 
-def _int(value) -> int:
+def int_or_404(value) -> int:
+    """A request parameter as an int; 404 when it is not one."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -113,70 +110,18 @@ def export_view(request: HttpRequest) -> HttpResponse:
     fmt = data.get("fmt", "eml")
     if fmt not in FORMATS:
         raise Http404("Unknown format.")
-    qs, name = _export_selection(request)
+    qs, name = export_selection(request)
     if request.method == "POST" and data.get("scope") == "selection" and not data.getlist("ids"):
         flash.error(request, "Select at least one message to export.")
         return redirect(request.META.get("HTTP_REFERER") or "archive:home")
     audit.record(request, "archive.export", name, scope=data.get("scope", ""), format=fmt)
-    response = StreamingHttpResponse(_stream_export(qs, fmt), content_type="application/zip")
+    response = StreamingHttpResponse(stream_export(qs, fmt=fmt), content_type="application/zip")
     suffix = "-mbox" if fmt == "mbox" else ""
     set_download_headers(response, safe_component(f"{name}{suffix}") + ".zip")
     return response
 
 
-class _QueueWriter:
-    """A file-like object that hands what is written to a bounded queue (memory stays flat)."""
-
-    def __init__(self, q: queue.Queue, cancelled: threading.Event):
-        self.q = q
-        self.cancelled = cancelled
-
-    def write(self, data: bytes) -> int:
-        if self.cancelled.is_set():
-            raise BrokenPipeError("The download was cancelled.")
-        if data:
-            self.q.put(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
-def _stream_export(messages, fmt: str):
-    """Run the export in a thread writing into a queue; yield the chunks as they come."""
-    chunks: queue.Queue = queue.Queue(maxsize=32)
-    cancelled = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            export_messages(messages, _QueueWriter(chunks, cancelled), fmt=fmt)
-        except BrokenPipeError:
-            pass
-        finally:
-            close_old_connections()
-            chunks.put(done)
-
-    worker = threading.Thread(target=produce, name="archive-export", daemon=True)
-    worker.start()
-    try:
-        while (chunk := chunks.get()) is not done:
-            yield chunk
-    finally:
-        cancelled.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                chunks.get(timeout=0.1)
-            except queue.Empty:
-                pass
-
-
 # -- imports ----------------------------------------------------------------------------------
-
-
-def import_root() -> Path | None:
-    root = getattr(settings, "IMPORT_DIR", "") or ""
-    return Path(root) if root else None
 
 
 @staff_required
@@ -224,8 +169,6 @@ def import_server(request: HttpRequest, pk: int) -> HttpResponse:
         folder_name=form.cleaned_data["folder"] or "",
         total_bytes=importer.total_size(path),
     )
-    from archive.tasks import import_mail
-
     audit.record(request, "archive.import", account, source=path.name, run=run.pk)
     transaction.on_commit(lambda: import_mail.delay(run.pk))
     flash.success(request, f"Importing {path.name} in the background.")
@@ -240,13 +183,3 @@ def import_run(request: HttpRequest, pk: int) -> HttpResponse:
     template = "archive/_import_run.html" if request.headers.get("HX-Request") else None
     context = {"nav": "archive", "run": run, "account": run.account}
     return render(request, template or "archive/import_run.html", context)
-
-
-def finish_run(run: ImportRun, report: importer.ImportReport) -> None:
-    """Record a finished import's figures (used by the task)."""
-    run.imported, run.duplicates = report.imported, report.duplicates
-    run.done_bytes = max(run.done_bytes, report.bytes_read)
-    run.problems = report.problems
-    run.state = ImportRun.State.PARTIAL if report.problems else ImportRun.State.SUCCEEDED
-    run.finished_at = timezone.now()
-    run.save()

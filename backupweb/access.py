@@ -1,6 +1,6 @@
 """Who may see and do what: the one access module every view goes through.
 
-Roles (users.models.Role): administrators do everything; operators manage accounts, jobs,
+Roles (users.roles): administrators do everything; operators manage accounts, jobs,
 imports and restores but not users or the audit log; viewers browse, search and download the
 archives of the accounts granted to them, and nothing else.
 
@@ -23,10 +23,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
-ADMINISTRATOR = "administrator"
-OPERATOR = "operator"
-VIEWER = "viewer"
-STAFF = (ADMINISTRATOR, OPERATOR)  # everyone who manages accounts and jobs
+from users.roles import ADMINISTRATOR, OPERATOR, STAFF, VIEWER
+
+__all__ = ["ADMINISTRATOR", "OPERATOR", "STAFF", "VIEWER"]  # the roles, for the views
 
 
 def role_of(user: Any) -> str | None:

@@ -20,7 +20,7 @@ from archive.export import FORMATS
 from archive.safenames import safe_component
 from archive.viewer import set_download_headers
 from archive.views import accounts_for_user, get_account_for_user, get_folder_for_user
-from archive.views_transfer import _export_selection, _int
+from archive.views_transfer import export_selection, int_or_404
 from backupweb.access import is_staff_role
 from jobs import runner
 from jobs.engine import export as export_job
@@ -33,7 +33,7 @@ def export_background(request: HttpRequest) -> HttpResponse:
     fmt = data.get("fmt", "eml")
     if fmt not in FORMATS:
         raise Http404("Unknown format.")
-    messages, label = _export_selection(request)  # the streamed export's checks: 404 outside
+    messages, label = export_selection(request)  # the streamed export's checks: 404 outside
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     options = _options(request, messages, label, fmt)
@@ -57,10 +57,10 @@ def _options(request: HttpRequest, messages, label: str, fmt: str) -> dict | Non
     scope = data.get("scope", "")
     common = {"scope": scope, "fmt": fmt, "label": label}
     if scope == "account":
-        account = get_account_for_user(request.user, _int(data.get("account")))
+        account = get_account_for_user(request.user, int_or_404(data.get("account")))
         return export_job.scope_options(**common, account_ids=[account.pk])
     if scope == "folder":
-        folder = get_folder_for_user(request.user, _int(data.get("folder")))
+        folder = get_folder_for_user(request.user, int_or_404(data.get("folder")))
         return export_job.scope_options(
             **common, account_ids=[folder.account_id], folders=[folder.name]
         )

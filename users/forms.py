@@ -9,7 +9,7 @@ from django.contrib.auth.signals import user_login_failed
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Account
-from users.models import ROLE_HELP, Role
+from users.roles import ROLE_HELP, Role
 
 
 class LoginForm(AuthenticationForm):

@@ -1,8 +1,8 @@
 """A user's role and, for viewers, the accounts granted to them.
 
-Users are Django's own; the role lives in a one-to-one profile. Administrators are also
-Django superusers and staff (users.services keeps the flags in step with the role), so the
-Django admin site is theirs alone.
+Users are Django's own; the role (`users.roles`) lives in a one-to-one profile. Administrators
+are also Django superusers and staff (users.services keeps the flags in step with the role), so
+the Django admin site is theirs alone.
 """
 
 from __future__ import annotations
@@ -10,20 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from backupweb import access
-
-
-class Role(models.TextChoices):
-    ADMINISTRATOR = access.ADMINISTRATOR, "Administrator"
-    OPERATOR = access.OPERATOR, "Operator"
-    VIEWER = access.VIEWER, "Viewer"
-
-
-ROLE_HELP = {
-    Role.ADMINISTRATOR: "Everything, including users, grants and the audit log.",
-    Role.OPERATOR: "Accounts, jobs, imports and restores; no user management.",
-    Role.VIEWER: "Browses, searches and downloads the archives of the granted accounts only.",
-}
+from users.roles import Role
 
 
 class Profile(models.Model):

@@ -8,7 +8,8 @@ from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
-from users.models import Profile, Role
+from users.models import Profile
+from users.roles import Role
 
 
 def profile_of(user: AbstractBaseUser) -> Profile:

@@ -17,6 +17,7 @@ import pytest
 
 from archive import blobformat
 from archive.blobstore import BlobCorrupt, BlobKeyError, BlobMissing, BlobStore, get_store
+from archive.disk import Disk
 from archive.verify import remove_stale_temp_files
 from tests.corpus import corpus_messages as corpus
 from tests.corpus import pick
@@ -205,7 +206,7 @@ def test_a_blob_that_reads_back_wrong_after_writing_is_quarantined(store, monkey
 
 
 def test_the_callers_work_runs_while_new_files_are_flushed_and_a_failed_flush_stores_nothing(
-    store, monkeypatch
+    store,
 ):
     seen_meanwhile = []
 
@@ -215,13 +216,14 @@ def test_the_callers_work_runs_while_new_files_are_flushed_and_a_failed_flush_st
     store.put_many([sample_message(b"%d" % i) for i in range(3)], meanwhile=parse_meanwhile)
     assert seen_meanwhile == [[".tmp-"] * 3]  # called once, before any blob had its name
 
-    def disk_error(paths):
-        raise OSError(5, "Input/output error")
+    class DiskThatCannotFlush(Disk):
+        def sync_files(self, paths, filesystem):
+            raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(store, "_sync_files", disk_error)
+    failing = BlobStore(store.root, disk=DiskThatCannotFlush())
     raw = sample_message(b"not flushed")
     with pytest.raises(OSError, match="Input/output"):
-        store.put_many([raw], meanwhile=parse_meanwhile)
+        failing.put_many([raw], meanwhile=parse_meanwhile)
     assert not store.exists(hashlib.sha256(raw).hexdigest())
     assert not [p for p in store.blob_dir.rglob(".tmp-*")]
 

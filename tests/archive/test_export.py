@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
 import mailbox
+import os
 import tracemalloc
 import zipfile
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from archive.export import (
     export_account,
     iter_mboxrd,
     mboxrd_escape,
+    stream_export,
 )
 from archive.folders import decode_folder_name
 from archive.ingest import FetchedMessage, store_messages
@@ -233,6 +236,31 @@ def test_exporting_a_large_message_keeps_memory_flat(archive_root, db, tmp_path)
     assert peak < 16 << 20, f"export held {peak / 2**20:.0f} MiB"
     with zipfile.ZipFile(target) as zf:
         assert zf.getinfo("INBOX/1.eml").file_size > 30_000_000
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_an_export_closed_early_reads_no_further_and_closes_the_blob_it_was_reading(
+    archive_root, db
+):
+    account = make_account("dropped")
+    raws = [b"Subject: %d\r\n\r\n" % i + base64.encodebytes(os.urandom(300_000)) for i in range(3)]
+    store_messages(add_folder(account, "INBOX"), [fetched(i, r) for i, r in enumerate(raws, 1)])
+    done: list[int] = []
+    export = stream_export(
+        Message.objects.filter(folder__account=account), progress=lambda n, total: done.append(n)
+    )
+    before = open_files()
+    chunks = iter(export)
+    read = 0
+    while read < 100_000:  # the first message is being read
+        read += len(next(chunks))
+    assert open_files() > before and done == []
+    export.close()  # what Django does when the client goes away
+    assert open_files() == before
+    assert list(chunks) == [] and done == []
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import io
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from django.core.management import call_command
@@ -16,7 +17,7 @@ from django.urls import reverse
 
 from accounts.services import delete_account
 from archive import gc
-from archive.blobstore import BlobMissing, sha256_of
+from archive.blobstore import BlobMissing, BlobStore, sha256_of
 from archive.ingest import FetchedMessage, store_messages
 from archive.models import Blob, Message
 from audit.models import AuditEvent
@@ -61,6 +62,29 @@ def held(store) -> list[str]:
 
 def in_store(store, sha: str) -> bool:
     return store.exists(sha)
+
+
+class StoreWithARace(BlobStore):
+    """The collector's store (the same files) where `race(sha)` runs once as the collector
+    reaches `step`: "verify" (judging a candidate, after it was listed) or "move_out" (setting
+    its file aside, inside the transaction that deletes its row)."""
+
+    def __init__(self, store: BlobStore, step: str, race: Callable[[str], object]):
+        super().__init__(store.root)
+        self.step, self.race = step, race
+
+    def race_at(self, step: str, sha: str) -> None:
+        if step == self.step and self.race is not None:
+            race, self.race = self.race, None
+            race(sha)
+
+    def verify(self, sha256: str) -> None:
+        self.race_at("verify", sha256)
+        super().verify(sha256)
+
+    def move_out(self, sha256: str, dest) -> int | None:
+        self.race_at("move_out", sha256)
+        return super().move_out(sha256, dest)
 
 
 @pytest.fixture
@@ -180,20 +204,17 @@ def test_a_dry_run_removes_nothing_and_reports_the_same_figures(alice, bob, stor
 
 
 @pytest.mark.postgres
-def test_a_blob_referenced_after_it_was_listed_is_not_deleted(alice, bob, store, monkeypatch):
+def test_a_blob_referenced_after_it_was_listed_is_not_deleted(alice, bob, store):
     (sha,) = archive(alice, "about to be archived again")
     Message.objects.all().delete()
     age(store, [sha], GRACE + HOUR)
-    judge = gc._judge
 
-    def judge_while_an_ingest_commits(store_, sha_, cutoff):
+    def an_ingest_commits(sha_):
         # Between listing the candidates and deleting them, another account's backup stores
         # the same bytes and points a message at the existing row.
         archive(bob, "about to be archived again")
-        return judge(store_, sha_, cutoff)
 
-    monkeypatch.setattr(gc, "_judge", judge_while_an_ingest_commits)
-    report = gc.collect_garbage()
+    report = gc.collect_garbage(store=StoreWithARace(store, "verify", an_ingest_commits))
     assert report.rows_removed == 0
     assert Blob.objects.filter(sha256=sha).exists() and in_store(store, sha)
     assert held(store) == []
@@ -201,9 +222,7 @@ def test_a_blob_referenced_after_it_was_listed_is_not_deleted(alice, bob, store,
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_message_inserted_against_a_row_being_deleted_fails_its_own_commit(
-    archive_root, monkeypatch
-):
+def test_a_message_inserted_against_a_row_being_deleted_fails_its_own_commit(archive_root):
     alice, bob = make_folder(make_account("alice")), make_folder(make_account("bob"))
     (sha,) = archive(alice, "racing")
     Message.objects.all().delete()
@@ -222,38 +241,34 @@ def test_a_message_inserted_against_a_row_being_deleted_fails_its_own_commit(
         finally:
             connection.close()
 
-    set_aside = gc._set_aside
     racer = threading.Thread(target=ingest_commits_a_message)
 
-    def set_aside_while_an_ingest_commits(*args):
+    def an_ingest_starts_to_commit(sha_):
         racer.start()  # it waits for our transaction (row lock or SQLite's write lock)
         time.sleep(0.3)
-        return set_aside(*args)
 
-    monkeypatch.setattr(gc, "_set_aside", set_aside_while_an_ingest_commits)
-    assert gc.collect_garbage().rows_removed == 1
+    racing = StoreWithARace(store, "move_out", an_ingest_starts_to_commit)
+    assert gc.collect_garbage(store=racing).rows_removed == 1
     racer.join(timeout=60)
     assert isinstance(outcome[0], IntegrityError)  # its batch rolls back, to be retried
     assert not Message.objects.exists() and not Blob.objects.exists()
 
 
 @pytest.mark.postgres
-def test_a_row_re_created_after_it_was_listed_is_not_deleted(alice, store, monkeypatch):
+def test_a_row_re_created_after_it_was_listed_is_not_deleted(alice, store):
     (sha,) = archive(alice, "row comes and goes")
     Message.objects.all().delete()
     age(store, [sha], GRACE + HOUR)
-    judge = gc._judge
 
-    def judge_while_the_row_is_re_created(store_, sha_, cutoff):
+    def the_row_is_re_created(sha_):
         # Another collector deleted the row after our listing; an ingest inserted it again
         # (created now) and has not committed its message yet.
         row = Blob.objects.get(sha256=sha_)
         row.delete()
         Blob.objects.create(sha256=sha_, size=row.size, stored_size=row.stored_size)
-        return judge(store_, sha_, cutoff)
 
-    monkeypatch.setattr(gc, "_judge", judge_while_the_row_is_re_created)
-    assert gc.collect_garbage().rows_removed == 0
+    racing = StoreWithARace(store, "verify", the_row_is_re_created)
+    assert gc.collect_garbage(store=racing).rows_removed == 0
     assert Blob.objects.filter(sha256=sha).exists() and in_store(store, sha)
 
 

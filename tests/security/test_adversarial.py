@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from archive import blobstore
 from archive import verify as checks
+from archive.disk import Disk
 from archive.export import export_messages
 from archive.models import Folder, Message
 from jobs.engine.backup.account import backup_account
@@ -139,16 +140,18 @@ def test_a_full_disk_fails_the_backup_clearly_and_the_next_run_loses_nothing(
 ):
     seed_mailbox(dovecot, mail_user, pick(without=("large",), limit=12), ("INBOX",))
     account = make_account(dovecot, mail_user)
-    real_write, calls = blobstore._write_all, {"n": 0}
 
-    def disk_fills_up(fd, data):
-        calls["n"] += 1
-        if calls["n"] > 4:
-            os.write(fd, data[: len(data) // 2])  # half a blob reaches the disk, then ENOSPC
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
+    class DiskThatFillsUp(Disk):
+        writes = 0
 
-    monkeypatch.setattr(blobstore, "_write_all", disk_fills_up)
+        def write_all(self, fd, data):
+            self.writes += 1
+            if self.writes > 4:
+                os.write(fd, data[: len(data) // 2])  # half a blob reaches the disk, then ENOSPC
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write_all(fd, data)
+
+    monkeypatch.setattr(blobstore.BlobStore, "disk", DiskThatFillsUp())  # every store's
     report = backup_account(account)
     assert report.state in ("failed", "partial")
     from archive.models import ParkedMessage
@@ -159,7 +162,7 @@ def test_a_full_disk_fails_the_backup_clearly_and_the_next_run_loses_nothing(
     temps = [p for p in archive_root.rglob("*") if p.name.startswith(blobstore.TEMP_PREFIX)]
     assert temps == []  # no half-written blob left behind
     assert list(checks.verify_blobs()) == [] and list(checks.rows_without_blobs()) == []
-    monkeypatch.setattr(blobstore, "_write_all", real_write)
+    monkeypatch.setattr(blobstore.BlobStore, "disk", Disk())  # room on the disk again
     assert backup_account(account).state == "succeeded"
     assert Message.objects.filter(folder__account=account).count() == 12
     assert list(checks.verify_blobs()) == []
