@@ -134,6 +134,16 @@ def test_random_bytes_an_image_and_an_empty_file_are_refused_one_by_one(archive_
     assert list(Message.objects.values_list("size", flat=True)) == [len(good)]
 
 
+def test_the_import_page_no_longer_reports_random_bytes_as_an_imported_message(archive_root, cast):
+    noise = SimpleUploadedFile("noise.eml", os.urandom(100 * 1024))
+    url = reverse("archive:import", args=[cast.granted.pk])
+    page = (
+        cast.client(cast.alice).post(url, {"folder": "Uploads", "files": [noise]}).content.decode()
+    )
+    assert "0 messages imported" in page and "1 message imported" not in page
+    assert "noise.eml" in page and "not an email message" in page
+
+
 def test_text_that_is_not_mail_and_binary_headers_are_refused(archive_root, cast):
     report = import_files(
         cast.granted,
@@ -340,6 +350,7 @@ def test_under_make_run_redis_needs_the_generated_password(launched):
         redis.Redis(port=port).lpush("celery", "{}")
     password = (launched.data_dir / "redis_password").read_text().strip()
     assert redis.Redis(port=port, password=password).ping() is True
+    assert password.encode() not in launched.log.read_bytes()  # no secret in the logs
 
 
 @pytest.mark.parametrize("child", [("celery", "worker"), ("redis-server",)])
