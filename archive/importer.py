@@ -7,9 +7,9 @@ threaded like backed-up mail). The same bytes already archived for the account a
 again. A file that is not mail (no header block, binary: `archive.mailsniff`) is refused with
 a per-file error, and an mbox entry with no message (a truncated or malformed mbox) is skipped
 with a warning, both in the report. A bad file is reported by name and the rest goes on; a zip
-whose member names try to
-leave their folder (zip slip) or whose sizes explode (zip bomb) is refused whole:
-nothing from it is stored. Nothing is ever written to disk under a name that came from an upload.
+whose member names try to leave their folder (zip slip) or whose sizes explode (zip bomb) is
+refused whole: nothing from it is stored. Nothing is ever written to disk under a name that
+came from an upload.
 """
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ def items_from_stream(f: BinaryIO, name: str, report: ImportReport) -> Iterator[
             yield Item(raw, source=name)
 
 
-def items_from_mbox(f: BinaryIO, name: str, report: ImportReport, folder: str = ""):
+def items_from_mbox(
+    f: BinaryIO, name: str, report: ImportReport, folder: str = ""
+) -> Iterator[Item]:
     """The entries of an mbox, numbered; a file without a single `From ` line is reported."""
     entry = 0
     for entry, raw in enumerate(iter_mboxrd(f), start=1):
