@@ -4,9 +4,12 @@ Maildir folders and Apple Mail `.mbox` packages.
 Memory stays flat: an mbox is read one message at a time, zip members one at a time, and
 messages go to `archive.ingest.store_messages` in small batches (so they are indexed and
 threaded like backed-up mail). The same bytes already archived for the account are not stored
-again. A bad file is reported by name and the rest goes on; a zip whose member names try to
-leave their folder (zip slip) or whose sizes explode (zip bomb) is refused whole: nothing from
-it is stored. Nothing is ever written to disk under a name that came from an upload.
+again. A file that is not mail (no header block, binary: `archive.mailsniff`) is refused with
+a per-file error, and an mbox entry with no message (a truncated or malformed mbox) is skipped
+with a warning, both in the report. A bad file is reported by name and the rest goes on; a zip
+whose member names try to leave their folder (zip slip) or whose sizes explode (zip bomb) is
+refused whole: nothing from it is stored. Nothing is ever written to disk under a name that
+came from an upload.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from django.utils import timezone
 from archive.export import iter_mboxrd
 from archive.folders import decode_folder_name
 from archive.ingest import FetchedMessage, store_messages
+from archive.mailsniff import not_mail_reason
 from archive.models import Folder, Message
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # one message; larger ones are reported, not stored
@@ -48,12 +52,17 @@ class ImportRefused(Exception):
 class ImportReport:
     imported: int = 0
     duplicates: int = 0
+    skipped: int = 0  # mbox entries with no message, each also listed as a warning
     bytes_read: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)
 
     def problem(self, name: str, error: str) -> None:
         if len(self.problems) < 1000:
             self.problems.append({"file": name[:300], "error": error[:500]})
+
+    def skip(self, name: str, why: str) -> None:
+        self.skipped += 1
+        self.problem(name, f"warning: {why}")
 
 
 @dataclass
@@ -64,6 +73,11 @@ class Item:
     folder: str = ""
     flags: list[str] = field(default_factory=list)
     source: str = ""
+    entry: int = 0  # position in its mbox, from 1; 0 for a file that is one message
+
+    @property
+    def where(self) -> str:
+        return f"{self.source} (message {self.entry})" if self.entry else self.source
 
 
 # -- sources ----------------------------------------------------------------------------------
@@ -88,16 +102,24 @@ def items_from_stream(f: BinaryIO, name: str, report: ImportReport) -> Iterator[
     if kind == "zip":
         yield from items_from_zip(f, report)
     elif kind == "mbox":
-        for raw in iter_mboxrd(f):
-            yield Item(raw, source=name)
+        yield from items_from_mbox(f, name, report)
     else:
         raw = f.read(MAX_MESSAGE_BYTES + 1)
         if len(raw) > MAX_MESSAGE_BYTES:
             report.problem(name, "larger than the message size limit")
-        elif not raw.strip():
-            report.problem(name, "empty file")
         else:
             yield Item(raw, source=name)
+
+
+def items_from_mbox(
+    f: BinaryIO, name: str, report: ImportReport, folder: str = ""
+) -> Iterator[Item]:
+    """The entries of an mbox, numbered; a file without a single `From ` line is reported."""
+    entry = 0
+    for entry, raw in enumerate(iter_mboxrd(f), start=1):
+        yield Item(raw, folder=folder, source=name, entry=entry)
+    if entry == 0:
+        report.problem(name, "no messages: not an mbox file (no 'From ' line)")
 
 
 def check_member_name(name: str) -> PurePosixPath:
@@ -155,9 +177,8 @@ def items_from_zip(f: BinaryIO, report: ImportReport) -> Iterator[Item]:
                 raise ImportRefused("A zip member is larger than it declares: refused.")
             name = info.filename
             if name.lower().endswith((".mbox", ".mbx")) or PurePosixPath(name).name == "mbox":
-                for raw in iter_mboxrd(io.BytesIO(data)):
-                    yield Item(raw, folder=folder, source=name)
-            elif data.strip():
+                yield from items_from_mbox(io.BytesIO(data), name, report, folder)
+            else:
                 yield Item(data, folder=folder, flags=flags, source=name)
 
 
@@ -249,6 +270,8 @@ class Importer:
 
     def add(self, item: Item) -> None:
         self.report.bytes_read += len(item.raw)
+        if not self.is_mail(item):
+            return
         sha = hashlib.sha256(item.raw).hexdigest()
         if sha in self.seen:
             self.report.duplicates += 1
@@ -260,6 +283,17 @@ class Importer:
         count = sum(len(v) for v in self.pending.values())
         if count >= BATCH_MESSAGES or self.pending_bytes >= BATCH_BYTES:
             self.flush()
+
+    def is_mail(self, item: Item) -> bool:
+        """True for a message; anything else goes into the report, never into the archive."""
+        reason = not_mail_reason(item.raw)
+        if reason is None:
+            return True
+        if item.entry and not item.raw.strip():
+            self.report.skip(item.where, "an mbox entry with no message was skipped")
+        else:
+            self.report.problem(item.where, reason)
+        return False
 
     def flush(self) -> None:
         for folder_name, entries in self.pending.items():

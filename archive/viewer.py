@@ -6,10 +6,17 @@ run nor load anything; nh3 is the second layer. The nh3 pitfalls measured there 
 protocol-relative URLs (`url_relative="deny"`), CSS that loads or computes (`url(`,
 `expression(`, `@import`, `var(` dropped by the attribute filter), and huge HTML (capped
 before sanitizing, with a text fallback).
+
+Inline (`cid:`) images are embedded in the body document as `data:` URLs. The sandboxed frame
+has an opaque origin, so Chromium sends its image requests as cross-site, without the
+SameSite=Lax session cookie (verified in a real Chromium): an image URL would need a token that
+outlives logout and revoked grants. Embedded, an image reaches only whoever may read the body,
+checked on every request.
 """
 
 from __future__ import annotations
 
+import base64
 import html as html_lib
 import re
 from collections.abc import Callable
@@ -20,15 +27,25 @@ from django.http import HttpResponse
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from archive.mime import MAX_HTML_CHARS, is_active_type
+from archive.mime import (
+    MAX_HTML_CHARS,
+    TooComplex,
+    is_active_type,
+    parse_email,
+    payload_bytes,
+    walk,
+)
 from archive.safenames import safe_component
 
 BODY_CSP = (
-    "default-src 'none'; img-src 'self'{remote}; style-src 'unsafe-inline'; "
+    "default-src 'none'; img-src 'self' data:{remote}; style-src 'unsafe-inline'; "
     "font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; "
     "sandbox allow-popups allow-popups-to-escape-sandbox"
 )
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
+# Decoded bytes of inline images embedded in one body document; past it, an image shows its
+# alt text (the part is still listed and downloadable).
+INLINE_IMAGES_MAX_BYTES = 8 * 1024 * 1024
 
 TAGS = {
     "a", "abbr", "address", "b", "big", "blockquote", "br", "caption", "center", "cite", "code",
@@ -117,6 +134,30 @@ def sanitize_html(
         strip_comments=True,
     )
     return Sanitized(cleaned, blocked)
+
+
+def inline_images(raw: bytes, cids: dict[str, int]) -> Callable[[str], str | None]:
+    """`cid_url` for sanitize_html: Content-ID -> a `data:` URL of that image part of `raw`
+    (None for a part that is not an image, or past INLINE_IMAGES_MAX_BYTES)."""
+    try:
+        parts = walk(parse_email(raw))
+    except TooComplex:
+        return lambda cid: None
+    budget = INLINE_IMAGES_MAX_BYTES
+
+    def data_url(cid: str) -> str | None:
+        nonlocal budget
+        index = cids.get(cid, -1)
+        if not 0 <= index < len(parts):
+            return None
+        ctype = download_content_type(parts[index].get_content_type())
+        data = payload_bytes(parts[index]) if ctype.startswith("image/") else b""
+        if not data or len(data) > budget:
+            return None
+        budget -= len(data)
+        return f"data:{ctype};base64,{base64.b64encode(data).decode('ascii')}"
+
+    return data_url
 
 
 def _unquote_cid(value: str) -> str:

@@ -7,8 +7,6 @@ issue 8 plug in there).
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_not_required
-from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -23,14 +21,13 @@ from archive.models import Folder, Message
 from archive.viewer import (
     body_response,
     download_content_type,
+    inline_images,
     linkify,
     sanitize_html,
     set_download_headers,
 )
 from backupweb.access import accounts_visible_to
 
-INLINE_SALT = "archive.inline-part"
-INLINE_MAX_AGE = 6 * 3600
 MAX_SOURCE_CHARS = 5 * 1024 * 1024
 
 
@@ -189,20 +186,12 @@ def message_body(request: HttpRequest, pk: int) -> HttpResponse:
     """The sanitized HTML part, as the sandboxed iframe's own document."""
     message = get_message_for_user(request.user, pk)
     path = _nested_path(request)
-    view = build_view(_raw_of(message, path))
+    raw = _raw_of(message, path)
+    view = build_view(raw)
     remote = request.GET.get("remote") == "1"
     if view.html is None:
         return body_response("", allow_remote=False)
-    cids = view.cid_map()
-    n = ".".join(map(str, path))
-
-    def cid_url(cid: str) -> str | None:
-        if cid not in cids:
-            return None
-        token = signing.dumps([message.pk, cids[cid], n], salt=INLINE_SALT, compress=True)
-        url = reverse("archive:message-inline", args=[message.pk, cids[cid]])
-        return request.build_absolute_uri(f"{url}?t={token}")
-
+    cid_url = inline_images(raw, view.cid_map())
     result = sanitize_html(view.html, allow_remote=remote, cid_url=cid_url)
     if result.fallback_text is not None:
         note = "This HTML part is too large to display safely; here it is as plain text."
@@ -213,22 +202,13 @@ def message_body(request: HttpRequest, pk: int) -> HttpResponse:
     return body_response(result.html, allow_remote=remote)
 
 
-@login_not_required
 @require_GET
 def message_inline(request: HttpRequest, pk: int, index: int) -> HttpResponse:
-    """An inline (`cid:`) image of a message, for the body iframe. The iframe is sandboxed
-    into an opaque origin, so its image requests carry no session cookie: a signed, expiring
-    token for exactly this message and part stands in for the login."""
-    try:
-        mpk, mindex, n = signing.loads(
-            request.GET.get("t", ""), salt=INLINE_SALT, max_age=INLINE_MAX_AGE
-        )
-    except (signing.BadSignature, ValueError, TypeError):
-        raise Http404("No such part.") from None
-    if (mpk, mindex) != (pk, index):
-        raise Http404("No such part.")
-    message = get_object_or_404(Message, pk=pk)
-    raw = _raw_of(message, [int(p) for p in n.split(".")] if n else [])
+    """An inline (`cid:`) image of a message, shown in place, to a reader of the message
+    (checked on every request: no token outlives a logout or a revoked grant). The body
+    document embeds its images itself (archive.viewer.inline_images)."""
+    message = get_message_for_user(request.user, pk)
+    raw = _raw_of(message, _nested_path(request))
     data, ctype = _part(raw, index)
     ctype = download_content_type(ctype)
     if not ctype.startswith("image/"):

@@ -1,11 +1,15 @@
-"""What /healthz reports: the database, Redis, and whether a worker sent a heartbeat lately."""
+"""What /healthz reports: the database, Redis, and whether a worker sent a heartbeat lately;
+and notes: whether Redis is used with a password, what `make run`'s launcher restarted."""
 
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
+from django.conf import settings
 from django.db import connection
 
+from backupweb import restarts
 from backupweb.redis import get_redis
 
 WORKER_KEY_PREFIX = "backupweb:worker:"
@@ -37,6 +41,22 @@ def record_worker_heartbeat(hostname: str) -> None:
 
 
 CHECKS = {"database": check_database, "redis": check_redis, "worker": check_worker}
+
+
+def redis_note(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password or parse_qs(parts.query).get("password"):
+        return "password required (REDIS_URL carries it)"
+    return "no password in REDIS_URL: anyone who reaches this Redis can read or add tasks"
+
+
+def notes() -> dict[str, str]:
+    """Facts an admin should know that are not failures."""
+    found = {"redis": redis_note(settings.REDIS_URL)}
+    launched = restarts.summary(settings.DATA_DIR)
+    if launched:
+        found["launcher"] = launched
+    return found
 
 
 def run_checks() -> tuple[bool, dict[str, str]]:

@@ -2,6 +2,8 @@
 
 With nothing set, the app runs in development mode on SQLite and a local Redis, with all its
 data under ./data. PRODUCTION=true turns missing secrets into errors instead of defaults.
+DEBUG is off unless DEBUG=true: with it on, a 404 lists every URL pattern and an error page
+shows settings and local variables, to anyone who can reach the server.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def env_secret(name: str, default: str = "") -> str:
 
 
 PRODUCTION = env.bool("PRODUCTION", default=False)
-DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+DEBUG = env.bool("DEBUG", default=False)
 # An empty DATA_DIR is the default too, not the current directory (keys would land there).
 DATA_DIR = Path(env.str("DATA_DIR", default="") or BASE_DIR / "data")
 

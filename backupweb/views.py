@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 
 from archive.stats import archive_totals
 from backupweb import access
-from backupweb.health import run_checks
+from backupweb.health import notes, run_checks
 from jobs import charts
 from jobs import dashboard as dashboard_data
 
@@ -51,5 +51,5 @@ def latest_verifications() -> list:
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     healthy, checks = run_checks()
-    body = {"status": "ok" if healthy else "error", "checks": checks}
+    body = {"status": "ok" if healthy else "error", "checks": checks, "notes": notes()}
     return JsonResponse(body, status=200 if healthy else 503)

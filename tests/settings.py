@@ -22,9 +22,13 @@ if "DATA_DIR" not in os.environ:
     atexit.register(_remove_when_done, os.environ["DATA_DIR"], os.getpid())
 
 from backupweb.settings import *  # noqa: E402,F403
-from backupweb.settings import DATA_DIR, DATABASES  # noqa: E402
+from backupweb.settings import DATA_DIR, DATABASES, STORAGES  # noqa: E402
 
 # A file, not :memory:, so worker processes can open the same test database.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Static files straight from the source folders: the tests never run collectstatic, which the
+# default (hashed, manifest) storage needs once DEBUG is off.
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+WHITENOISE_USE_FINDERS = True

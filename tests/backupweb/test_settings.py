@@ -32,7 +32,7 @@ def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
 def test_development_defaults_to_sqlite_and_generates_private_keys(tmp_path):
     result = load_settings(tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "1"]
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "False", "1"]
     for name in ("secret_key", "fernet_keys"):
         mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
         assert mode == 0o600, f"{name} has mode {oct(mode)}"

@@ -207,3 +207,33 @@ def test_browsing_an_account_to_a_message_and_searching_raise_no_csp_violations(
     assert page.get_by_role("heading", name="Attachments").is_visible()
     page.goto(reverse("archive:search") + "?q=the")
     assert violations == []
+
+
+def logo_message() -> bytes:
+    return (
+        b"From: a@example.org\r\nSubject: logo\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/related; boundary=R\r\n\r\n--R\r\n"
+        b"Content-Type: text/html\r\n\r\n<p>with logo</p><img src='cid:logo@x'>\r\n--R\r\n"
+        b"Content-Type: image/png\r\nContent-ID: <logo@x>\r\nContent-Transfer-Encoding: base64"
+        b"\r\n\r\n" + base64.b64encode(PNG) + b"\r\n--R--\r\n"
+    )
+
+
+def test_the_sandboxed_viewer_shows_inline_images_while_signed_in_and_not_after_logout(
+    page, admin_user, live_server, archive_root
+):
+    [row] = archive_raws(make_folder(make_account("logo")), [logo_message()])
+    log_in(page)
+    page.goto(reverse("archive:message", args=[row.pk]))
+    image = page.frame_locator("iframe.message-body").locator("img")
+    assert image.evaluate("img => img.decode().then(() => img.naturalWidth)") == 1
+    src = image.get_attribute("src")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(lambda url: "/login/" in url)
+    # Whatever the frame loaded the image from no longer serves it.
+    links = [src, reverse("archive:message-inline", args=[row.pk, 2])]
+    for link in [u for u in links if not u.startswith("data:")]:
+        response = page.context.request.get(live_server.url + link if link[0] == "/" else link)
+        assert response.body() != PNG, link
+    page.goto(reverse("archive:message", args=[row.pk]))
+    assert "/login/" in page.url and page.locator("iframe.message-body").count() == 0

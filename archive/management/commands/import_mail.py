@@ -32,7 +32,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{problem['file']}: {problem['error']}")
         self.stdout.write(
             f"Imported {report.imported:,} messages ({report.duplicates:,} duplicates skipped, "
-            f"{len(report.problems):,} problems)."
+            f"{report.skipped:,} empty mbox entries skipped, {len(report.problems):,} problems)."
         )
         if report.problems and not report.imported:
             raise CommandError("Nothing was imported.")
