@@ -22,6 +22,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from mail import outbound
+
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 TIMEOUT = 20  # seconds per request to the provider
 MAX_REPLY = 1024 * 1024  # a token reply is a few KB; more is not a provider we want to parse
@@ -275,7 +277,8 @@ def _get_json(url: str, access_token: str, label: str) -> dict:
 
 def _send(request: urllib.request.Request, label: str, expect_json: bool) -> dict:
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        # The provider's endpoints are URLs an admin typed: held to the outbound policy.
+        with outbound.guarded(), urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             body = response.read(MAX_REPLY)
     except urllib.error.HTTPError as exc:
         raise _refusal(exc, label) from None

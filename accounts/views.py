@@ -13,6 +13,7 @@ import audit
 from accounts import csv_import, oauth_clients, presets, services
 from accounts.forms import AccountForm, DeleteForm, ImportForm
 from accounts.models import Account
+from backupweb import ratelimit
 from backupweb.access import staff_required
 from mail.tls import normalize_fingerprint
 
@@ -109,7 +110,7 @@ def form_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Test the values in the form, before saving (an edit keeps the stored password)."""
     account = get_account(pk) if pk else None
     form = AccountForm(request.POST, instance=account)
-    problems = form.connection_errors()
+    problems = form.connection_errors() or _too_many_tests(request)
     if problems:
         return _test_result(request, {"form_errors": problems, "mode": "form"})
     report = services.run_test(_unsaved(form))
@@ -117,6 +118,14 @@ def form_test(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         request,
         {"report": report, "mode": "form", "username": form.cleaned_data.get("username", "")},
     )
+
+
+def _too_many_tests(request: HttpRequest) -> dict[str, list[str]]:
+    """Connection tests are limited per user: each one connects wherever the form says."""
+    limit = settings.CONNECTION_TESTS_PER_MINUTE
+    if ratelimit.allow(f"connection-test:{request.user.pk}", limit, 60):
+        return {}
+    return {"Connection test": [f"at most {limit} a minute; try again in a minute."]}
 
 
 def _unsaved(form: AccountForm) -> Account:
@@ -129,6 +138,9 @@ def _unsaved(form: AccountForm) -> Account:
 @require_POST
 def account_test(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_account(pk)
+    problems = _too_many_tests(request)
+    if problems:
+        return _test_result(request, {"form_errors": problems, "mode": "account"})
     report = services.run_test(account)
     context = {"report": report, "mode": "account", "account": account}
     return _test_result(request, {**context, "username": account.username})

@@ -193,9 +193,17 @@ EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 # by the storage cleanup (archive/gc.py) once they are older than this many hours: a backup may
 # have written a blob whose message is not committed yet.
 BLOB_GC_GRACE_HOURS = env.int("BLOB_GC_GRACE_HOURS", default=24)
-# Self-hosted servers on a LAN are common, so internal hosts are allowed unless turned off.
-ALLOW_INTERNAL_HOSTS = env.bool("ALLOW_INTERNAL_HOSTS", default=True)
+# Every outbound connection (mail servers, connection tests, notifications, OAuth endpoints)
+# refuses internal addresses (loopback, private, link-local...) unless ALLOW_INTERNAL_HOSTS, or
+# ALLOWED_INTERNAL_HOSTS lists the host name or its network (e.g. "10.0.0.5,mail.corp.lan").
+# Out of production, loopback stays allowed: a laptop's own test servers (mail/outbound.py).
+ALLOW_INTERNAL_HOSTS = env.bool("ALLOW_INTERNAL_HOSTS", default=False)
+ALLOWED_INTERNAL_HOSTS = env.list(
+    "ALLOWED_INTERNAL_HOSTS", default=[] if PRODUCTION else ["127.0.0.0/8", "::1"]
+)
 CONNECTION_TIMEOUT = env.int("CONNECTION_TIMEOUT", default=20)
+# Connection tests a user may run per minute (each one connects wherever the form says).
+CONNECTION_TESTS_PER_MINUTE = env.int("CONNECTION_TESTS_PER_MINUTE", default=10)
 # A backup with at least this many messages to fetch runs its folders in worker processes, one
 # per core (0: the engine's default, 2,000).
 BACKUP_PROCESS_THRESHOLD = env.int("BACKUP_PROCESS_THRESHOLD", default=0)

@@ -13,6 +13,8 @@ import apprise
 from django.conf import settings
 
 from jobs.models import Job, JobRun
+from mail import outbound
+from mail.errors import HostNotAllowed
 
 logger = logging.getLogger(__name__)
 State = JobRun.State
@@ -30,18 +32,51 @@ def urls_for(job: Job | None) -> list[str]:
 
 
 def send(urls: list[str], title: str, body: str, kind: str = apprise.NotifyType.INFO) -> Outcome:
-    """Send one notification to every URL; ok only if all of them accepted it."""
+    """Send one notification to every URL; ok only if all of them accepted it. The detail names
+    each target that did not (by its URL with the secrets masked) and why."""
     if not urls:
         return Outcome(False, "No notification URLs are configured (job or site default).")
-    ap = apprise.Apprise()
-    bad = [i + 1 for i, url in enumerate(urls) if not ap.add(url)]
-    if bad:
-        return Outcome(False, f"Notification URL number {', '.join(map(str, bad))} is not valid.")
-    text = apprise.NotifyFormat.TEXT
-    sent = ap.notify(title=title, body=body, notify_type=kind, body_format=text)
-    if not sent:
-        return Outcome(False, "At least one notification service refused or could not be reached.")
+    problems = [
+        problem
+        for number, url in enumerate(urls, start=1)
+        if (problem := _send_one(number, url, title, body, kind))
+    ]
+    if problems:
+        return Outcome(False, " ".join(problems))
     return Outcome(True, f"Sent to {len(urls)} notification URL(s).")
+
+
+def _send_one(number: int, url: str, title: str, body: str, kind: str) -> str:
+    """ "" when the target accepted the message, else one sentence naming it and why not.
+
+    Every connection the target's plugin makes goes through the outbound policy
+    (`mail.outbound.guarded`): a webhook on an internal address, or one that redirects there,
+    is refused like a mail server would be."""
+    target = apprise.Apprise.instantiate(url)
+    if target is None:
+        return f"Target {number} is not a valid notification URL."
+    label = f"Target {number} ({target.url(privacy=True).split('?')[0]})"
+    host = getattr(target, "smtp_host", None) or getattr(target, "host", None)
+    try:
+        if host:
+            outbound.check_host(str(host))
+    except HostNotAllowed as exc:
+        return f"{label}: {exc}"
+    ap = apprise.Apprise()
+    ap.add(target)
+    text = apprise.NotifyFormat.TEXT
+    with apprise.LogCapture(level=logging.WARNING) as captured, outbound.guarded():
+        sent = ap.notify(title=title, body=body, notify_type=kind, body_format=text)
+    if sent:
+        return ""
+    return f"{label} failed: {_reason(captured.getvalue())}"
+
+
+def _reason(log: str) -> str:
+    """The plugin's own words about the failure (its last warning), on one short line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    reason = " ".join(lines[-1].split())[:300] if lines else "no answer from the service"
+    return reason.rstrip(".") + "."
 
 
 def run_url(run: JobRun) -> str:

@@ -1,17 +1,24 @@
-"""Outbound connections: the one place the server opens a socket to a host an admin or user named.
+"""Outbound connections: the one policy for every host an admin or user names.
 
-The internal-address policy is checked on the address actually connected to (not on a name that
-could resolve differently a second later), and the whole attempt ends within one deadline even
-when DNS, the handshake or the server stall.
+Mail servers, connection tests, notification targets (Apprise), OAuth endpoints and webhooks all
+go through `allowed`: a public address always; an internal one (loopback, private, link-local...)
+only with ALLOW_INTERNAL_HOSTS, or when ALLOWED_INTERNAL_HOSTS lists the host name or a network
+that holds the address. The policy is checked on the address actually connected to, not on a name
+that could resolve differently a second later. Mail connections open their socket here
+(`open_socket`, within one deadline even when DNS, the handshake or the server stall); libraries
+that connect by themselves (Apprise, urllib) run inside `guarded()`, which checks every address
+they resolve, redirects included.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import socket
 import threading
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -121,13 +128,37 @@ def is_internal_address(address: str) -> bool:
     )
 
 
+def allowed(address: str, host: str = "") -> bool:
+    """Whether the policy lets us connect to `address` (reached by the name `host`)."""
+    if settings.ALLOW_INTERNAL_HOSTS or not is_internal_address(address):
+        return True
+    ip = ipaddress.ip_address(address.split("%")[0])
+    for entry in settings.ALLOWED_INTERNAL_HOSTS:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:  # a host name: allowed as typed, whatever it resolves to
+            if host and entry.lower().rstrip(".") == host.lower().rstrip("."):
+                return True
+    return False
+
+
+def not_allowed(host: str) -> errors.HostNotAllowed:
+    """The one answer for a refused host, whatever the port or protocol: it tells nothing of
+    what listens there, or of what the name resolves to."""
+    return errors.HostNotAllowed(
+        f"{host} is not allowed: it is an internal address, and this installation only connects "
+        "to internal hosts listed in ALLOWED_INTERNAL_HOSTS (or all, with ALLOW_INTERNAL_HOSTS)."
+    )
+
+
 def open_socket(target: Target) -> socket.socket:
     """Connect to the first allowed address of the host, then wrap TLS for implicit TLS."""
     refused: list[str] = []
     last_error: OSError | None = None
     for family, kind, proto, _name, sockaddr in resolve(target):
         # The policy is checked on the very address we connect to (no second lookup).
-        if not settings.ALLOW_INTERNAL_HOSTS and is_internal_address(sockaddr[0]):
+        if not allowed(sockaddr[0], target.host):
             refused.append(sockaddr[0])
             continue
         sock = socket.socket(family, kind, proto)
@@ -146,7 +177,58 @@ def open_socket(target: Target) -> socket.socket:
         return sock
     if last_error is not None:
         raise last_error
-    raise errors.HostNotAllowed(
-        f"{target.host} resolves only to internal addresses ({', '.join(sorted(set(refused)))}), "
-        "and this installation does not allow internal hosts (ALLOW_INTERNAL_HOSTS)."
-    )
+    raise not_allowed(target.host)
+
+
+# -- libraries that connect by themselves ------------------------------------------------------
+
+# A context variable rather than a thread-local: libraries that hand the work to a pool (Apprise
+# does) copy the caller's context into it, so the guard follows the work.
+_guarded: contextvars.ContextVar[bool] = contextvars.ContextVar("outbound_guarded", default=False)
+_real_getaddrinfo = socket.getaddrinfo
+
+
+class Refused(OSError):
+    """A library asked for a host the policy refuses (an OSError, so it fails like a network
+    error inside the library, and says why)."""
+
+
+def _policed_getaddrinfo(host, port, *args, **kwargs):
+    found = _real_getaddrinfo(host, port, *args, **kwargs)
+    if not _guarded.get():
+        return found
+    name = host.decode() if isinstance(host, bytes) else str(host or "")
+    kept = [info for info in found if allowed(info[4][0], name)]
+    if not kept:
+        raise Refused(str(not_allowed(name)))
+    return kept
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Every name resolved meanwhile (by this thread, or by work it hands to a pool with its
+    context) is held to the policy: the addresses it refuses are never returned, so the library
+    cannot connect to them, a redirect included.
+
+    Installed once, process-wide, as a wrapper of socket.getaddrinfo that does nothing outside
+    `guarded()`: libraries resolve through it and offer no other seam to check the address they
+    are about to connect to.
+    """
+    if socket.getaddrinfo is not _policed_getaddrinfo:
+        socket.getaddrinfo = _policed_getaddrinfo
+    token = _guarded.set(True)
+    try:
+        yield
+    finally:
+        _guarded.reset(token)
+
+
+def check_host(host: str, port: int | None = None) -> None:
+    """Raise HostNotAllowed unless `host` resolves to at least one address the policy allows
+    (before handing a URL to a library, for a clear error instead of a network failure)."""
+    try:
+        found = _real_getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    except OSError:
+        return  # unknown names fail later, with the library's own "cannot be reached"
+    if not any(allowed(info[4][0], host) for info in found):
+        raise not_allowed(host)
