@@ -127,13 +127,16 @@ class Account(models.Model):
         return presets.get(self.provider).hint
 
     def backup_summary(self) -> BackupSummary:
-        """Last backup state and time, messages and bytes archived, for the list and the page."""
+        """Last backup state and time, messages and bytes archived, for the list and the page.
+        Backup runs only: a restore, sync or export is no backup of this account."""
         from django.db.models import Sum  # the jobs and archive apps build on this one
 
         from jobs.models import JobRun
 
         last = (
-            JobRun.objects.filter(account=self, state__in=JobRun.FINISHED_STATES)
+            JobRun.objects.filter(
+                account=self, job__kind="backup", state__in=JobRun.FINISHED_STATES
+            )
             .order_by(models.F("finished_at").desc(nulls_last=True), "-pk")
             .first()
         )

@@ -208,19 +208,25 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "jobs/run.html", ctx)
 
 
-def _run_page_context(run: JobRun) -> dict:
-    return {**live.progress_context(run), "failed_folders": run.folders.filter(state="failed")}
+def _run_page_context(run: JobRun, floor: int = 0) -> dict:
+    failed = run.folders.filter(state="failed")
+    return {**live.progress_context(run, floor), "failed_folders": failed}
 
 
 @staff_required
 @never_cache
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The htmx-polled fragments: the progress section (dashboard), or with ?page=1 the run
-    page's progress and log. Once the run ends they render without their trigger."""
+    page's progress and log, plus its header when the state the page shows (?state=) is not
+    the run's. Once the run ends they render without their trigger."""
     run = _get_run(pk)
-    if request.GET.get("page"):
-        return render(request, "jobs/_run_live.html", _run_page_context(run))
-    return render(request, "jobs/_progress.html", live.progress_context(run))
+    floor = live.parse_floor(request.GET.get("shown"))
+    if not request.GET.get("page"):
+        return render(request, "jobs/_progress.html", live.progress_context(run, floor))
+    ctx = _run_page_context(run, floor)
+    if request.GET.get("state", run.state) != run.state:  # the header the page shows is stale
+        ctx |= {"header_changed": True, "resumed_by": run.resumed_by.all()}
+    return render(request, "jobs/_run_live.html", ctx)
 
 
 @staff_required
