@@ -21,9 +21,7 @@ def test_flags_are_shown_by_human_names_and_labels_without_the_dollar():
     assert flag_names(["Junk", "$Junk", "NonJunk"]) == ["Junk", "Not junk"]
 
 
-def test_the_folder_and_message_pages_show_no_raw_imap_keywords(
-    archive_root, folder, admin_client
-):
+def test_the_folder_and_message_pages_show_no_raw_imap_keywords(archive_root, folder, admin_client):
     message = archive_raws(folder, [RAW], flags=FLAGS)[0]
     for url in (reverse("archive:folder", args=[folder.pk]),
                 reverse("archive:message", args=[message.pk])):  # fmt: skip

@@ -51,10 +51,10 @@ def test_a_restore_sync_or_export_is_not_the_accounts_last_backup(client, alice,
 def test_the_last_success_is_the_last_successful_backup_not_the_last_run(client, alice, account):
     good = finished(account, Kind.BACKUP, State.SUCCEEDED, days_ago=5)
     failed = finished(account, Kind.BACKUP, State.FAILED, days_ago=1)
-    html = client.get("/").content.decode()
-    row = client.get("/").context["board"].accounts[0]
+    response = client.get("/")
+    html, row = response.content.decode(), response.context["board"].accounts[0]
     assert row.last_backup == failed and row.last_success == good
-    assert 'class="last-backup"><a href="/jobs/runs/%d/">' % failed.pk in html
+    assert f'class="last-backup"><a href="/jobs/runs/{failed.pk}/">' in html
 
 
 def test_the_dashboard_shows_the_last_verify_and_the_age_of_the_newest_message(

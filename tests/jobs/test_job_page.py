@@ -41,7 +41,7 @@ def test_delete_stands_out_from_the_other_job_buttons(client, alice, accounts):
     assert "danger" in found["Delete job"]
     others = [found["Run now"], found["Duplicate"], found["Send test notification"]]
     assert len(set(others)) == 3 and all("danger" not in css for css in others)
-    delete_form = re.search(r'<form[^>]*action="/jobs/%d/delete/"[^>]*>' % job.pk, html).group(0)
+    delete_form = re.search(rf'<form[^>]*action="/jobs/{job.pk}/delete/"[^>]*>', html).group(0)
     assert "push-right" in delete_form
 
 

@@ -105,6 +105,6 @@ def test_times_are_shown_in_the_site_time_zone_with_its_name(client, alice, run,
     when = dt.datetime(2026, 1, 15, 9, 30, tzinfo=dt.UTC)
     JobRun.objects.filter(pk=run.pk).update(queued_at=when, started_at=when)
     page = client.get(f"/jobs/runs/{run.pk}/").content.decode()
-    assert "queued <time datetime=\"2026-01-15T09:30:00+00:00\">2026-01-15 10:30 CET</time>" in page
+    assert 'queued <time datetime="2026-01-15T09:30:00+00:00">2026-01-15 10:30 CET</time>' in page
     history = client.get("/jobs/runs/").content.decode()
     assert "2026-01-15 10:30 CET" in history
