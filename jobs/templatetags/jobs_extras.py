@@ -1,4 +1,4 @@
-"""Small formatting helpers for run pages: counts, rates, time left and local times."""
+"""Small formatting helpers for run pages: counts, rates and time left (times: local_times)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ import datetime as dt
 
 from django import template
 from django.template.defaultfilters import filesizeformat
-from django.utils import dateformat, timezone
-from django.utils.html import format_html
 
 register = template.Library()
-
-# Local time with its zone: settings.TIME_ZONE (the TIME_ZONE environment setting).
-LOCAL_FORMAT = "Y-m-d H:i T"
 
 
 @register.filter
@@ -47,19 +42,3 @@ def eta(left: dt.timedelta | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-@register.filter
-def local(when: dt.datetime | None, fmt: str = LOCAL_FORMAT) -> str:
-    """An aware time in the site's time zone, with the zone's name ("2026-12-05 07:14 CET")."""
-    if when is None:
-        return ""
-    return dateformat.format(timezone.localtime(when), fmt)
-
-
-@register.simple_tag
-def local_time(when: dt.datetime | None, fmt: str = LOCAL_FORMAT):
-    """A <time> element: machine-readable UTC instant, local time with its zone as the text."""
-    if when is None:
-        return ""
-    return format_html('<time datetime="{}">{}</time>', when.isoformat(), local(when, fmt))
