@@ -113,7 +113,8 @@ def problems(jobs: list[Job], now: dt.datetime | None = None) -> list[Problem]:
         since = success.finished_at if success else job.created_at
         if now - since > 2 * period:
             when = f"since {since:%Y-%m-%d %H:%M}" if success else "ever"
-            text = f"{job.name}: no successful backup {when} ({schedules.describe(job)})"
+            what = job.get_kind_display().lower()  # a scheduled sync or verify is no backup
+            text = f"{job.name}: no successful {what} {when} ({schedules.describe(job)})"
             found.append(Problem(job.account, text, success, job))
     return found
 

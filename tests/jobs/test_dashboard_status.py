@@ -77,3 +77,15 @@ def test_the_dashboard_shows_the_last_verify_and_the_age_of_the_newest_message(
     html = response.content.decode()
     assert "1\xa0week, 5\xa0days old" in html
     assert f'class="last-verify wide-only"><a href="/jobs/runs/{verify.pk}/">' in html
+
+
+def test_a_scheduled_sync_that_never_succeeded_is_not_called_a_missing_backup(
+    client, alice, account
+):
+    job = Job.objects.create(
+        name="Mirror", account=account, kind=Kind.SYNC, destination=account, schedule="daily",
+        time_of_day=dt.time(2, 0),
+    )  # fmt: skip
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(days=5))
+    html = client.get("/").content.decode()
+    assert "Mirror: no successful sync ever" in html and "no successful backup" not in html
