@@ -53,8 +53,22 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "next_run_at": schedules.next_run(job),
         "runs": job.runs.all()[:20],
         "site_default_urls": len(notify.urls_for(None)),
+        "notify_events": notify_events(job),
     }
     return render(request, "jobs/detail.html", ctx)
+
+
+def notify_events(job: Job) -> list[str]:
+    """What the job notifies about, in words (a restore runs once: no "no success for N days")."""
+    events = [
+        ("failure", job.notify_on_failure),
+        ("parked messages", job.notify_on_parked),
+        ("authentication failure", job.notify_on_auth_failure),
+        ("success", job.notify_on_success),
+        (f"no success for {job.notify_stale_days} days",
+         job.notify_stale_days and job.kind != Job.Kind.RESTORE),
+    ]  # fmt: skip
+    return [text for text, on in events if on]
 
 
 @staff_required

@@ -58,3 +58,12 @@ def test_a_restore_job_offers_no_stale_run_notification(client, alice, accounts)
     )  # fmt: skip
     assert "no success for" not in client.get(f"/jobs/{job.pk}/").content.decode()
     assert "notify_stale_days" not in client.get(f"/jobs/{job.pk}/edit/").content.decode()
+
+
+def test_the_notifications_line_lists_the_events_without_a_dangling_comma(client, alice, accounts):
+    job = Job.objects.create(name="Nightly", account=accounts[0], notify_stale_days=2)
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "failure, parked messages, authentication failure, no success for 2 days" in html
+    Job.objects.filter(pk=job.pk).update(notify_stale_days=None)
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "authentication failure\n" in html and "authentication failure," not in html
