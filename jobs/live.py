@@ -65,19 +65,26 @@ class Overall:
         return self.total is None and not self.complete
 
     @property
+    def indeterminate(self) -> bool:
+        """No bar length to show: still counting, and nothing was shown before."""
+        return self.counting and not self.floor
+
+    @property
     def max(self) -> int:
-        return max(self.total or 0, 1)
+        return PERMILLE if self.counting else max(self.total or 0, 1)
 
     @property
     def value(self) -> int:
         if self.complete:
             return self.max
+        if self.counting:  # counting again (a folder row came late): hold what was shown
+            return self.floor
         shown = min(self.done, self.total or 0)
         return max(shown, math.ceil(self.floor * self.max / PERMILLE))
 
     @property
     def permille(self) -> int:
-        return 0 if self.counting else self.value * PERMILLE // self.max
+        return self.value * PERMILLE // self.max
 
     @property
     def percent(self) -> int:

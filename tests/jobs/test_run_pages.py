@@ -85,6 +85,10 @@ def test_a_refresh_never_shows_a_bar_below_what_the_page_showed(client, alice, r
     assert "shown=500" in html  # the next refresh keeps the floor
     assert 'value="100" max="400"' in live(client, run, state="running")
 
+    folder(run, "Late", "pending")  # a folder whose row came late: counting again
+    html = live(client, run, state="running", shown=500)
+    assert "counting…" in html and 'value="500" max="1000"' in html and "shown=500" in html
+
 
 def test_the_refresh_sends_a_new_header_only_when_the_state_changed(client, alice, run):
     folder(run, "INBOX", "running", total=10, done=4)
