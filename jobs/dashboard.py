@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import F, Sum
+from django.db.models import F, Max, Sum
 from django.utils import timezone
 
 from accounts.models import Account
@@ -17,12 +17,17 @@ State = JobRun.State
 
 @dataclass
 class AccountRow:
+    """One account's backup status. A restore, sync or export is no backup: "last backup" and
+    "last success" are backup runs only; a verification is shown apart."""
+
     account: Account
-    last_run: JobRun | None
+    last_backup: JobRun | None
     last_success: JobRun | None
+    last_verify: JobRun | None
     next_run_at: dt.datetime | None
     messages: int
     bytes: int
+    newest_message_at: dt.datetime | None = None  # internal date of the newest archived message
 
 
 @dataclass
@@ -52,26 +57,40 @@ def archive_totals() -> dict[int, tuple[int, int]]:
     return {r["account_id"]: (r["n"] or 0, r["b"] or 0) for r in rows}
 
 
+def newest_messages() -> dict[int, dt.datetime]:
+    """The internal date of each account's newest archived message: a backup that runs but
+    finds nothing new for weeks shows here."""
+    from archive.models import Message
+
+    rows = Message.objects.values("folder__account_id").annotate(newest=Max("internal_date"))
+    return {r["folder__account_id"]: r["newest"] for r in rows if r["newest"]}
+
+
 def _latest(runs, **filters) -> JobRun | None:
     newest = F("finished_at").desc(nulls_last=True)  # PostgreSQL sorts NULLs first otherwise
     return runs.filter(**filters).order_by(newest, "-pk").first()
 
 
 def account_rows(jobs_by_account: dict[int, list[Job]]) -> list[AccountRow]:
-    totals = archive_totals()
+    totals, newest = archive_totals(), newest_messages()
     rows = []
     for account in Account.objects.active():
         runs = JobRun.objects.filter(account=account)
+        backups = runs.filter(job__kind=Job.Kind.BACKUP)
         next_times = [t for t in map(schedules.next_run, jobs_by_account.get(account.pk, [])) if t]
         messages, nbytes = totals.get(account.pk, (0, 0))
         rows.append(
             AccountRow(
                 account=account,
-                last_run=_latest(runs, state__in=JobRun.FINISHED_STATES),
-                last_success=_latest(runs, state=State.SUCCEEDED),
+                last_backup=_latest(backups, state__in=JobRun.FINISHED_STATES),
+                last_success=_latest(backups, state=State.SUCCEEDED),
+                last_verify=_latest(
+                    runs, job__kind=Job.Kind.VERIFY, state__in=JobRun.FINISHED_STATES
+                ),
                 next_run_at=min(next_times, default=None),
                 messages=messages,
                 bytes=nbytes,
+                newest_message_at=newest.get(account.pk),
             )
         )
     return rows
@@ -94,7 +113,8 @@ def problems(jobs: list[Job], now: dt.datetime | None = None) -> list[Problem]:
         since = success.finished_at if success else job.created_at
         if now - since > 2 * period:
             when = f"since {since:%Y-%m-%d %H:%M}" if success else "ever"
-            text = f"{job.name}: no successful backup {when} ({schedules.describe(job)})"
+            what = job.get_kind_display().lower()  # a scheduled sync or verify is no backup
+            text = f"{job.name}: no successful {what} {when} ({schedules.describe(job)})"
             found.append(Problem(job.account, text, success, job))
     return found
 

@@ -121,6 +121,7 @@ class RestoreJobForm(_TransferForm):
             "before",
             "max_message_size_mb",
             "skip_trash_and_junk",
+            "notify_stale_days",  # a restore runs once: "no success for N days" means nothing
         )
         for name in dropped:
             self.fields.pop(name)  # restore selects by folder, selection or search

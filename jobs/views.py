@@ -53,8 +53,22 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "next_run_at": schedules.next_run(job),
         "runs": job.runs.all()[:20],
         "site_default_urls": len(notify.urls_for(None)),
+        "notify_events": notify_events(job),
     }
     return render(request, "jobs/detail.html", ctx)
+
+
+def notify_events(job: Job) -> list[str]:
+    """What the job notifies about, in words (a restore runs once: no "no success for N days")."""
+    events = [
+        ("failure", job.notify_on_failure),
+        ("parked messages", job.notify_on_parked),
+        ("authentication failure", job.notify_on_auth_failure),
+        ("success", job.notify_on_success),
+        (f"no success for {job.notify_stale_days} days",
+         job.notify_stale_days and job.kind != Job.Kind.RESTORE),
+    ]  # fmt: skip
+    return [text for text, on in events if on]
 
 
 @staff_required
@@ -201,19 +215,25 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "jobs/run.html", ctx)
 
 
-def _run_page_context(run: JobRun) -> dict:
-    return {**live.progress_context(run), "failed_folders": run.folders.filter(state="failed")}
+def _run_page_context(run: JobRun, floor: int = 0) -> dict:
+    failed = run.folders.filter(state="failed")
+    return {**live.progress_context(run, floor), "failed_folders": failed}
 
 
 @staff_required
 @never_cache
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The htmx-polled fragments: the progress section (dashboard), or with ?page=1 the run
-    page's progress and log. Once the run ends they render without their trigger."""
+    page's progress and log, plus its header when the state the page shows (?state=) is not
+    the run's. Once the run ends they render without their trigger."""
     run = _get_run(pk)
-    if request.GET.get("page"):
-        return render(request, "jobs/_run_live.html", _run_page_context(run))
-    return render(request, "jobs/_progress.html", live.progress_context(run))
+    floor = live.parse_floor(request.GET.get("shown"))
+    if not request.GET.get("page"):
+        return render(request, "jobs/_progress.html", live.progress_context(run, floor))
+    ctx = _run_page_context(run, floor)
+    if request.GET.get("state", run.state) != run.state:  # the header the page shows is stale
+        ctx |= {"header_changed": True, "resumed_by": run.resumed_by.all()}
+    return render(request, "jobs/_run_live.html", ctx)
 
 
 @staff_required

@@ -56,9 +56,21 @@ def job_dry_run(request: HttpRequest, pk: int) -> HttpResponse:
             report = kinds.dry_run_job(job)
         except EngineError as exc:
             error = str(exc)
-    return render(
-        request, "jobs/dry_run.html", {"nav": "jobs", "job": job, "report": report, "error": error}
-    )
+    ctx = {"nav": "jobs", "job": job, "report": report, "error": error}
+    return render(request, "jobs/dry_run.html", ctx | dry_run_totals(report))
+
+
+def dry_run_totals(report) -> dict:
+    """What the page's summary line says, in the units the table uses: the engine's line
+    rounds to tenths of a MB, so a restore of a few small messages read "(0.0 MB)"."""
+    if report is None:
+        return {}
+    folders = report.copied_folders
+    return {
+        "to_create": sum(f.create for f in folders),
+        "to_copy": sum(f.to_copy for f in folders),
+        "to_copy_bytes": sum(f.to_copy_bytes for f in folders),
+    }
 
 
 @staff_required

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/password/", views.user_password, name="password"),
     path("<int:pk>/reset-two-factor/", views.user_reset_two_factor, name="reset-two-factor"),
     path("<int:pk>/delete/", views.user_delete, name="delete"),
+    path("lockouts/<int:pk>/unlock/", views.lockout_unlock, name="unlock"),
     path("me/password/", views.my_password, name="my-password"),
     path("me/two-factor/", views.two_factor, name="two-factor"),
 ]

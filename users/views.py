@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
 from backupweb.access import administrator_required, any_role_required, role_of
-from users import services
+from users import lockouts, services
 from users.forms import LoginForm, NewUserForm, TokenForm, UserForm
 
 User = get_user_model()
@@ -46,7 +46,16 @@ def user_list(request: HttpRequest) -> HttpResponse:
     for user in users:
         user.role = role_of(user) if user.is_active else "disabled"
         user.has_2fa = user.pk in with_2fa
-    return render(request, "users/list.html", {"nav": "users", "users": users})
+    ctx = {"nav": "users", "users": users, "lockouts": lockouts.locked_out()}
+    return render(request, "users/list.html", ctx)
+
+
+@administrator_required
+@require_POST
+def lockout_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    username = lockouts.unlock(request, pk)
+    messages.success(request, f"Sign-in for {username or 'that address'} unlocked.")
+    return redirect("users:list")
 
 
 @administrator_required

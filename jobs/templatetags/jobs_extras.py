@@ -1,4 +1,4 @@
-"""Small formatting filters for run progress: transfer rates and time left."""
+"""Small formatting helpers for run pages: counts, rates and time left (times: local_times)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ def rate(bytes_per_second: float | None) -> str:
     if not bytes_per_second:
         return ""
     return f"{filesizeformat(bytes_per_second)}/s"
+
+
+@register.filter
+def per_second(value: float | None) -> str:
+    """Messages per second: one decimal below ten, whole numbers above."""
+    if not value:
+        return ""
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
+@register.filter
+def count(value: int | None) -> str:
+    """A count with thousands separators ("2,380")."""
+    return f"{value or 0:,}"
 
 
 @register.filter

@@ -168,7 +168,7 @@ def test_the_list_shows_provider_protocol_and_dashes_until_backups_exist(admin_c
     )
     html = admin_client.get(reverse("accounts:list")).content.decode()
     assert "Gmail of Ann" in html and "Gmail / Google Workspace" in html and "IMAP" in html
-    assert html.count("<td>—</td>") == 3  # last backup, messages, archived size
+    assert html.count(">—</td>") == 3  # last backup, messages, archived size
 
 
 def test_deleting_asks_first_and_says_the_archive_is_kept(admin_client, db):

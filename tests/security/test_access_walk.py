@@ -68,7 +68,7 @@ EXPECT = {
     "jobs:export-download": ARCHIVE,
     "archive:import": STAFF, "archive:import-server": STAFF, "archive:import-run": STAFF,
     "users:list": ADMINS, "users:new": ADMINS, "users:edit": ADMINS, "users:password": ADMINS,
-    "users:reset-two-factor": ADMINS, "users:delete": ADMINS,
+    "users:reset-two-factor": ADMINS, "users:delete": ADMINS, "users:unlock": ADMINS,
     "users:my-password": EVERYONE, "users:two-factor": EVERYONE,
     "audit:list": ADMINS, "audit:csv": ADMINS,
 }  # fmt: skip

@@ -33,7 +33,7 @@ from backupweb import launcher
 from tests.archive.browser_helpers import archive_raws
 from tests.backupweb.test_launcher import get_json, processes_mentioning
 from tests.corpus import pick
-from tests.security.conftest import PASSWORD
+from tests.helpers.security import PASSWORD
 from tests.servers.common import free_port, wait_for_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
