@@ -242,7 +242,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 600
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 3600}
+# A message a worker took but never acknowledged (the worker was killed) goes back to the queue
+# after the visibility timeout: minutes, not the hours of the longest run. A long run's message
+# is delivered again meanwhile, and that copy does nothing: a run is claimed by a conditional
+# UPDATE of its row (queued -> running), so only a queued run is ever executed (jobs/runner.py).
+CELERY_VISIBILITY_SECONDS = env.int("CELERY_VISIBILITY_SECONDS", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_SECONDS}
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 100
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = 512 * 1024  # KiB
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -251,16 +256,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Our LOGGING (one line per event, secrets redacted) applies in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# Jobs (jobs/runner.py): a running run heartbeats and renews its account lease every
+# Jobs (jobs/runner.py): a running run heartbeats every second and renews its account lease every
 # JOBS_HEARTBEAT_SECONDS; one silent for JOBS_STALE_SECONDS is marked interrupted by the reaper,
-# which beat runs every JOBS_HOUSEKEEPING_SECONDS, and resumed up to JOBS_MAX_ATTEMPTS times.
+# which beat runs every JOBS_REAP_SECONDS (so within a minute of its worker's death), and resumed
+# up to JOBS_MAX_ATTEMPTS times. The rest of the housekeeping runs every JOBS_HOUSEKEEPING_SECONDS.
 JOBS_HEARTBEAT_SECONDS = env.int("JOBS_HEARTBEAT_SECONDS", default=10)
-JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=120)
+JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=45)
+JOBS_REAP_SECONDS = env.int("JOBS_REAP_SECONDS", default=15)
 JOBS_HOUSEKEEPING_SECONDS = env.int("JOBS_HOUSEKEEPING_SECONDS", default=60)
 JOBS_MAX_ATTEMPTS = env.int("JOBS_MAX_ATTEMPTS", default=3)
 JOBS_TRANSIENT_RETRIES = env.int("JOBS_TRANSIENT_RETRIES", default=3)
 JOBS_RETRY_BACKOFF_SECONDS = env.int("JOBS_RETRY_BACKOFF_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
+    "jobs-reap": {"task": "jobs.reap", "schedule": JOBS_REAP_SECONDS},
     "jobs-housekeeping": {"task": "jobs.housekeeping", "schedule": JOBS_HOUSEKEEPING_SECONDS},
     "audit-purge": {"task": "audit.purge", "schedule": 24 * 3600},
 }

@@ -28,6 +28,12 @@ def fire_job(job_id: int) -> int | None:
     return run.pk
 
 
+@shared_task(name="jobs.reap")
+def reap() -> dict[str, int]:
+    """Every few seconds: runs whose worker died are marked interrupted and resumed."""
+    return {"interrupted": reaper.reap_stale_runs(), "resent": reaper.resend_lost_runs()}
+
+
 @shared_task(name="jobs.housekeeping")
 def housekeeping() -> dict[str, int]:
     return reaper.housekeeping()

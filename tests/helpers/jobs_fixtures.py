@@ -43,6 +43,7 @@ def worker_env(redis_server, transactional_db) -> dict[str, str]:
         "JOBS_HEARTBEAT_SECONDS": "1",
         "JOBS_STALE_SECONDS": str(STALE_SECONDS),
         "JOBS_HOUSEKEEPING_SECONDS": "1",
+        "JOBS_REAP_SECONDS": "1",
         "JOBS_RETRY_BACKOFF_SECONDS": "1",
         "LOG_LEVEL": "INFO",
     }

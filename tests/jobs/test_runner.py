@@ -212,3 +212,26 @@ def test_the_log_stays_bounded():
     assert bounded.startswith("000000")
     assert bounded.rstrip().endswith("019999 some line of log text")
     assert "lines left out" in bounded
+
+
+def test_a_redelivered_message_of_a_run_that_already_ended_does_nothing(celery_broker, account):
+    from jobs.tasks import run_job
+
+    run = run_inline(make_job(account))
+    before = JobRun.objects.filter(pk=run.pk).values().get()
+    folders = list(FolderRun.objects.filter(run=run).values())
+    assert run_job.apply(args=(run.pk,)).get() is None  # Redis hands the message out again
+    assert JobRun.objects.filter(pk=run.pk).values().get() == before
+    assert list(FolderRun.objects.filter(run=run).values()) == folders
+    assert JobRun.objects.count() == 1
+
+
+def test_a_run_whose_worker_died_is_marked_within_a_minute_and_its_message_comes_back_in_minutes(
+    settings,
+):
+    # The reaper marks a run silent for JOBS_STALE_SECONDS; beat runs it every JOBS_REAP_SECONDS.
+    assert settings.JOBS_STALE_SECONDS + settings.JOBS_REAP_SECONDS <= 60
+    assert settings.JOBS_HEARTBEAT_SECONDS < settings.JOBS_STALE_SECONDS / 3
+    assert settings.CELERY_BEAT_SCHEDULE["jobs-reap"]["schedule"] == settings.JOBS_REAP_SECONDS
+    # A killed worker never acknowledges its message: Redis hands it out again after this.
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= 600
