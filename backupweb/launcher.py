@@ -226,6 +226,7 @@ def main() -> int:
         manage("migrate", "--noinput", "-v", "0")
         manage("collectstatic", "--noinput", "-v", "0")
         manage("ensure_admin")
+        manage("outbound_policy")  # says which internal hosts (loopback on a laptop) are allowed
         host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
         for name, command in app_commands(host, port).items():
             supervisor.start(name, command, env)

@@ -153,3 +153,16 @@ def test_connection_tests_are_limited_per_user(client, dovecot, mail_user, setti
     answers = [client.post(f"/accounts/{account.pk}/test/").content for _ in range(3)]
     assert all(b"at most 2 a minute" not in answer for answer in answers[:2])
     assert b"at most 2 a minute" in answers[2]
+
+
+def test_the_policy_command_says_what_is_allowed_and_checks_a_host(no_internal_hosts):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    no_internal_hosts.ALLOWED_INTERNAL_HOSTS = ["127.0.0.0/8"]
+    out = StringIO()
+    call_command("outbound_policy", "localhost", "10.1.2.3", stdout=out)
+    text = out.getvalue()
+    assert "these internal ones: 127.0.0.0/8" in text
+    assert "127.0.0.1 allowed" in text and "10.1.2.3: 10.1.2.3 refused" in text
