@@ -351,6 +351,18 @@ _DOCUMENT_SQL = (
 )
 
 
+# PostgreSQL refuses a tsvector over 1 MB ("string is too long for tsvector"), which a body of
+# about 1 MB of distinct long tokens (inline base64, say) reaches: the whole batch, and so the
+# backup, failed. The document leaves out tokens nobody types (over 48 characters) and indexes at
+# most the first 500,000 characters of the body; the body column keeps the text for snippets.
+_LONG_TOKEN = re.compile(r"\S{49,}")
+PG_DOCUMENT_BODY_CHARS = 500_000
+
+
+def _document_body(text: str) -> str:
+    return _LONG_TOKEN.sub(" ", text)[:PG_DOCUMENT_BODY_CHARS]
+
+
 class _Postgres:
     def write(self, rows: list[tuple]) -> None:
         with connection.cursor() as c:
@@ -361,7 +373,7 @@ class _Postgres:
                 "subject = EXCLUDED.subject, body = EXCLUDED.body, from_addr = EXCLUDED.from_addr,"
                 " to_addrs = EXCLUDED.to_addrs, cc_addrs = EXCLUDED.cc_addrs, "
                 "attachments = EXCLUDED.attachments, document = EXCLUDED.document",
-                [(*r, r[1], r[2], *(_split(v) for v in r[3:7])) for r in rows],
+                [(*r, r[1], _document_body(r[2]), *(_split(v) for v in r[3:7])) for r in rows],
             )
 
     def clear(self) -> None:

@@ -122,6 +122,7 @@ def resend_lost_runs(now: dt.datetime | None = None) -> int:
         Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, queued_at__lt=cutoff)
     )
     lost = lost.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+    lost = lost.exclude(runner.held_by_command_line(now))
     count = 0
     for run in lost:
         if leases.holder(run.account_id) is None:

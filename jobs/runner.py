@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 import audit
@@ -204,6 +204,10 @@ def run_here(
         if not wait:
             _refuse(run, holder)
             raise AccountBusy(run, holder)
+        # Ours to run once the account is free: kept from the workers while we wait.
+        JobRun.objects.filter(pk=run.pk, state=State.QUEUED).update(
+            worker=worker, heartbeat_at=timezone.now()
+        )
         time.sleep(poll_seconds)
 
 
@@ -373,8 +377,17 @@ def kick_next(account_id: int) -> None:
     waiting = (
         JobRun.objects.filter(account_id=account_id, state=State.QUEUED)
         .exclude(not_before__gt=now)
+        .exclude(held_by_command_line())
         .order_by("queued_at")
         .first()
     )
     if waiting is not None:
         enqueue(waiting)
+
+
+def held_by_command_line(now=None) -> Q:
+    """Queued runs a command line is waiting to run itself (--wait): not for the workers while
+    it is alive, which it shows by touching the run's heartbeat while it waits."""
+    now = now or timezone.now()
+    alive = now - dt.timedelta(seconds=settings.JOBS_STALE_SECONDS)
+    return Q(worker__startswith=COMMAND_LINE, heartbeat_at__gte=alive)

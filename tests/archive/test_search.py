@@ -213,3 +213,14 @@ def test_a_match_deep_in_a_long_message_gets_the_start_of_the_message_as_its_sni
     assert hit.snippet.startswith("Opening words here. lorem ipsum")
     (hit,) = search.search(SearchQuery(words="opening")).hits
     assert "<mark>Opening</mark>" in hit.snippet
+
+
+def test_a_body_of_a_megabyte_of_long_tokens_is_indexed_and_its_words_found(archive_root, folder):
+    import base64
+    import os
+
+    blob = base64.b64encode(os.urandom(600_000)).decode()  # 800,000 characters
+    noise = "\r\n".join(blob[i : i + 76] for i in range(0, len(blob), 76))
+    archive_raws(folder, [_raw("Scanned report", f"findme quarterly\r\n{noise}\r\nclosing words")])
+    assert ids(SearchQuery(words="findme")) == {"Scanned report"}
+    assert ids(SearchQuery(words="closing")) == {"Scanned report"}
