@@ -17,13 +17,13 @@ import socket
 import time
 from collections.abc import Iterable
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 import audit
+from backupweb.celery import app as celery_app
 from jobs import kinds, leases
 from jobs.models import FolderRun, Job, JobRun
 from jobs.progress import RunRecorder, append_log
@@ -93,7 +93,7 @@ def enqueue(run: JobRun, countdown: float | None = None) -> None:
         JobRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
         try:
             # By name: the task module imports this one, not the other way round.
-            current_app.send_task(RUN_TASK, (run_id,), countdown=countdown)
+            celery_app.send_task(RUN_TASK, (run_id,), countdown=countdown)
         except Exception as exc:  # Redis away: the run stays queued and the reaper re-sends it
             logger.warning("could not enqueue run %s: %s", run_id, exc, extra={"run_id": run_id})
 

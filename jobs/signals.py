@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from celery import current_app
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
 
 from accounts.signals import account_deleting
+from backupweb.celery import app as celery_app
 from jobs import schedules
 from jobs.models import Job
 
@@ -45,7 +45,7 @@ def collect_blobs_of_deleted_archive(sender, account, delete_archive: bool, **kw
 
 def _queue_gc() -> None:
     try:
-        current_app.send_task("jobs.gc_blobs")  # by name: jobs.tasks builds on this module
+        celery_app.send_task("jobs.gc_blobs")  # by name: jobs.tasks builds on this module
     except Exception as exc:  # Redis away: the hourly housekeeping collects them instead
         logger.warning("could not queue the blob collection: %s", exc)
 

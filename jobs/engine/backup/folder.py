@@ -17,7 +17,7 @@ from functools import partial
 from itertools import chain
 
 from archive import folder_state as state
-from archive.blobstore import BlobBackend
+from archive.blobstore import BlobBackend, get_store
 from archive.ingest import FetchedMessage
 from archive.models import Folder
 from jobs.engine.backup import remap
@@ -40,7 +40,7 @@ class Context:
     should_stop: Callable[[], bool]
     log: Callable[[str], None]
     budget: Budget = field(default_factory=lambda: Budget(None))
-    store: BlobBackend | None = None  # where the messages go (the run passes the configured one)
+    store: BlobBackend = field(default_factory=get_store)  # where the messages go
 
 
 class FolderBackup:

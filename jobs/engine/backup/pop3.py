@@ -59,8 +59,8 @@ def backup_pop3(
 
 
 class _Pop3Run:
-    def __init__(self, account, options, progress, should_stop, log, budget: Budget, store):
-        self.account, self.options, self.store = account, options, store
+    def __init__(self, account, options, progress, should_stop, log, budget: Budget, blobs):
+        self.account, self.options, self.blobs = account, options, blobs
         self.progress, self.should_stop, self.log = progress, should_stop, log
         self.budget = budget
         self.throttle = Throttle(getattr(account, "bandwidth_limit", None))
@@ -154,11 +154,11 @@ class _Pop3Run:
         if not batch:
             return
         try:
-            self.fetched += state.store_batch(folder, batch, None, self.store)
+            self.fetched += state.store_batch(folder, batch, None, self.blobs)
         except Exception:  # noqa: BLE001 - one by one, parking the ones that fail
             for message in batch:
                 try:
-                    self.fetched += state.store_batch(folder, [message], None, self.store)
+                    self.fetched += state.store_batch(folder, [message], None, self.blobs)
                 except Exception as exc:  # noqa: BLE001
                     state.park(folder, message.uid, f"UIDL {message.pop3_uidl}: {exc}")
         self.bytes += sum(len(m.raw) for m in batch)
