@@ -51,8 +51,9 @@ def test_no_token_in_clear_in_the_database_logs_pages_or_task_arguments(
     seed_mailbox(oauth_dovecot, user, pick(without=("malformed",), limit=4))
     pages: list[bytes] = []
     sent: list[tuple] = []
-    monkeypatch.setattr(
-        "jobs.tasks.run_job.apply_async", lambda args=(), **kw: sent.append((args, kw))
+    monkeypatch.setattr(  # what would go to Redis: the task's name and its arguments
+        "backupweb.celery.app.send_task",
+        lambda name, args=(), **kw: sent.append((args, kw)) if name == "jobs.run_job" else None,
     )
 
     data = {
