@@ -5,6 +5,9 @@ a backup learns each folder's count only when it reaches the folder, so the sum 
 seen so far grew all run long ("1202 / 1232" half way through a run that ended at 2,380). Until
 every folder has been counted the page says "counting" and shows no percentage; after that
 the bar only moves forward (the page sends back what it last showed, see `floor`).
+
+A verification's rows that compare a folder with the server read no message: its figures are
+the integrity row's (the stored messages re-read), as its summary says.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from jobs.models import FolderRun, JobRun
+from jobs.engine.verify import INTEGRITY
+from jobs.models import FolderRun, Job, JobRun
 
 FINISHED_FOLDER = (FolderRun.State.DONE, FolderRun.State.FAILED, FolderRun.State.SKIPPED)
 PERMILLE = 1000
@@ -122,10 +126,18 @@ def counted(f: FolderRun) -> bool:
     return f.state in FINISHED_FOLDER or f.total > 0
 
 
+def counted_rows(run: JobRun, folders: list[FolderRun]) -> list[FolderRun]:
+    """The rows whose messages the overall figures add up."""
+    if run.job.kind == Job.Kind.VERIFY:
+        return [f for f in folders if f.folder == INTEGRITY]
+    return folders
+
+
 def overall(run: JobRun, folders: list[FolderRun], floor: int = 0) -> Overall:
+    known = bool(folders) and all(map(counted, folders)) and not _folders_missing(run, folders)
+    folders = counted_rows(run, folders)
     done = sum(f.done for f in folders)
     nbytes = sum(f.bytes for f in folders)
-    known = bool(folders) and all(map(counted, folders)) and not _folders_missing(run, folders)
     total = sum(f.total for f in folders) if known or not run.is_active else None
     if total is not None:
         total = max(total, done)

@@ -312,9 +312,17 @@ def _outcome(run: JobRun, recorder: RunRecorder, report) -> dict:
         "summary": report.summary(),
         "messages_fetched": report.messages_fetched,
         "bytes_fetched": report.bytes_fetched,
+        **_own_total(report),
         "messages_parked": sum(f.parked for f in report.folders),
         "folders_failed": sum(f.state == "failed" for f in report.folders),
     }
+
+
+def _own_total(report) -> dict[str, int]:
+    """A kind whose folder rows are not all messages to fetch (a verification's comparisons
+    with the server read no message) says its total itself."""
+    total = getattr(report, "messages_total", None)
+    return {} if total is None else {"messages_total": total}
 
 
 def _record_folder_reports(run: JobRun, reports: Iterable) -> None:
