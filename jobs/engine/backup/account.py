@@ -115,6 +115,9 @@ class BackupRun(reconnect.ReconnectingRun):
         self.fatal: BaseException | None = None
         self.unreachable: set[str] = set()  # folders given up because the server was gone
         self.missing: list[str] = []  # folders asked for by name that the server lacks
+        # Messages per folder as LIST-STATUS or STATUS told them: a folder the run never
+        # reached (cancelled, paused) still counts what the server holds.
+        self.counts: dict[str, int] = {}
         # Per folder: UIDs in flight when its connection broke, kept across its reconnects.
         self.suspects: dict[str, Suspects] = {}
 
@@ -126,6 +129,7 @@ class BackupRun(reconnect.ReconnectingRun):
             listed = session.list_folders()
             state.mark_gone_folders(self.ctx.account, [f.raw_name for f in listed])
             chosen = self.select(listed)
+            self.counts = {f.raw_name: f.status.messages for f in chosen if f.status}
             self.missing = sorted(set(self.ctx.options.folders or ()) - {f.name for f in listed})
             work = [f for f in chosen if not self.unchanged(session, f)]
         except Exception as exc:
@@ -177,6 +181,7 @@ class BackupRun(reconnect.ReconnectingRun):
         if row is None or row.last_synced_at is None:
             return False
         status = server.status or session.status(server.raw_name)
+        self.counts[server.raw_name] = status.messages
         if not state.is_unchanged(row, status):
             return False
         self.reports[server.raw_name] = reconcile(row, status.messages, 0)
@@ -262,7 +267,8 @@ class BackupRun(reconnect.ReconnectingRun):
         if backup.folder is None:
             return FolderReport(server.name, how)
         report = reconcile(backup.folder, 0, backup.fetched, p.bytes)
-        report.state, report.on_server = how, report.in_archive
+        on_server = backup.exists if backup.exists is not None else self.counts.get(server.raw_name)
+        report.state, report.on_server = how, report.in_archive if on_server is None else on_server
         return report
 
     def stop_all(self, exc: errors.PermanentError, server: ServerFolder) -> FolderReport:
@@ -287,9 +293,9 @@ class BackupRun(reconnect.ReconnectingRun):
 
     def build_report(self, chosen: list[ServerFolder]) -> BackupReport:
         reports = [self.reports[f.raw_name] for f in chosen if f.raw_name in self.reports]
-        for folder in chosen:
-            if folder.raw_name not in self.reports:  # never started: halted before its turn
-                reports.append(FolderReport(folder.name, self.halt_reason or "cancelled"))
+        unreached = [f for f in chosen if f.raw_name not in self.reports]
+        self.count_on_server([f for f in unreached if f.raw_name not in self.counts])
+        reports += [self.unreached(f) for f in unreached]
         for name in self.missing:  # asked for by name, but the server has no such folder
             reports.append(FolderReport(name, "failed", error="the server has no such folder"))
         failed = [r for r in reports if r.state == "failed"]
@@ -307,6 +313,30 @@ class BackupRun(reconnect.ReconnectingRun):
             if r.parked
         ]
         report.error = "; ".join(problems)[:2000]
+        return report
+
+    def count_on_server(self, folders: list[ServerFolder]) -> None:
+        """STATUS for the folders never reached whose count no LIST-STATUS gave."""
+        if not folders:
+            return
+        try:
+            session = self.connect()
+            try:
+                for folder in folders:
+                    self.counts[folder.raw_name] = session.status(folder.raw_name).messages
+            finally:
+                session.logout()
+        except Exception as exc:  # noqa: BLE001 - the counts stay unknown, the outcome stands
+            self.ctx.log(f"Could not count the folders not reached: {_sentence(exc)}")
+
+    def unreached(self, server: ServerFolder) -> FolderReport:
+        """A folder halted before its turn: what the server holds, what the archive has."""
+        how = self.halt_reason or "cancelled"
+        on_server = self.counts.get(server.raw_name, 0)
+        row = state.current_folder(self.ctx.account, server.raw_name)
+        report = reconcile(row, on_server, 0) if row else FolderReport(server.name, how)
+        report.state, report.folder, report.on_server = how, server.name, on_server
+        self.ctx.progress(FolderProgress(server.name, how, on_server, 0))
         return report
 
     def overall(self, reports: list[FolderReport], failed: list[FolderReport]) -> str:

@@ -59,9 +59,11 @@ class FolderBackup:
         self.progress = FolderProgress(server.name, "running")
         self.fetched = 0
         self.suspects = suspects or Suspects()
+        self.exists: int | None = None  # messages on the server, once the folder is open
 
     def run(self) -> FolderReport:
         info = self.session.examine(self.server.raw_name)
+        self.exists = info.exists
         folder, _previous = state.folder_for(self.ctx.account, self.server, info.uidvalidity)
         self.folder = folder
         if remap.needs_remap(folder):
