@@ -21,7 +21,12 @@ from django.utils import timezone
 from jobs.engine.verify import INTEGRITY
 from jobs.models import FolderRun, Job, JobRun
 
-FINISHED_FOLDER = (FolderRun.State.DONE, FolderRun.State.FAILED, FolderRun.State.SKIPPED)
+FINISHED_FOLDER = (
+    FolderRun.State.DONE,
+    FolderRun.State.PARTIAL,
+    FolderRun.State.FAILED,
+    FolderRun.State.SKIPPED,
+)
 PERMILLE = 1000
 
 

@@ -214,6 +214,8 @@ class FolderRun(models.Model):
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
+        # Done, except for messages parked (retried by the next run): not a full bar.
+        PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
 

@@ -28,7 +28,7 @@ from jobs.models import LOG_MAX_CHARS, FolderRun, JobRun
 logger = logging.getLogger("jobs.run")
 
 FLUSH_SECONDS = 1.0
-FINISHED_FOLDER_STATES = {"done", "failed", "skipped"}
+FINISHED_FOLDER_STATES = {"done", "partial", "failed", "skipped"}
 
 
 @dataclass

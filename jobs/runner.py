@@ -329,8 +329,12 @@ def _record_folder_reports(run: JobRun, reports: Iterable) -> None:
     """The engine's final word on each folder overrides the last progress callback."""
     for report in reports:
         defaults = {"error": report.error[:2000]}
-        if report.state in FolderRun.State.values:  # "cancelled"/"paused" keep their progress
-            defaults["state"] = report.state
+        state, parked = report.state, getattr(report, "parked", 0)
+        if state == FolderRun.State.DONE and parked:  # the rest is in; these are retried
+            state = FolderRun.State.PARTIAL
+            defaults["error"] = defaults["error"] or f"{parked:,} parked (retried next run)"
+        if state in FolderRun.State.values:  # "cancelled"/"paused" keep their progress
+            defaults["state"] = state
         FolderRun.objects.update_or_create(run=run, folder=report.folder, defaults=defaults)
 
 

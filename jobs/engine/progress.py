@@ -15,7 +15,7 @@ DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 @dataclass
 class FolderProgress:
     folder: str  # display name
-    state: str  # "pending" | "running" | "done" | "failed" | "skipped"
+    state: str  # "pending" | "running" | "done" | "partial" (some parked) | "failed" | "skipped"
     total: int = 0  # messages to fetch in this run
     done: int = 0
     bytes: int = 0

@@ -120,6 +120,8 @@ class BackupRun(reconnect.ReconnectingRun):
         self.counts: dict[str, int] = {}
         # Per folder: UIDs in flight when its connection broke, kept across its reconnects.
         self.suspects: dict[str, Suspects] = {}
+        # Per folder: its latest attempt, which the next one (after a reconnect) counts on from.
+        self.attempts: dict[str, FolderBackup] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -247,6 +249,8 @@ class BackupRun(reconnect.ReconnectingRun):
     def attempt(self, server: ServerFolder, session: ImapSession) -> FolderReport:
         suspects = self.suspects.setdefault(server.raw_name, Suspects())
         backup = FolderBackup(session, server, self.ctx, suspects)
+        backup.resume_from(self.attempts.get(server.raw_name))
+        self.attempts[server.raw_name] = backup
         try:
             report = backup.run()
         except Cancelled:
@@ -256,9 +260,7 @@ class BackupRun(reconnect.ReconnectingRun):
             self.halt.set()
             self.ctx.log(f"{server.name}: {exc}; the next run continues")
             return self.halted(server, backup, "paused")
-        self.ctx.progress(
-            FolderProgress(server.name, "done", report.fetched, report.fetched, report.bytes)
-        )
+        self.ctx.progress(folder_outcome(report))
         return report
 
     def halted(self, server: ServerFolder, backup: FolderBackup, how: str) -> FolderReport:
@@ -349,6 +351,16 @@ class BackupRun(reconnect.ReconnectingRun):
         if any(r.parked for r in reports):
             return "partial"  # the rest is in; the parked UIDs are retried next run
         return "succeeded"
+
+
+def folder_outcome(report: FolderReport) -> FolderProgress:
+    """A finished folder's last progress. Parked messages were to be fetched too: "611 of
+    2,000, 1,389 parked" rather than a full bar of 611 / 611."""
+    fetched, parked = report.fetched, report.parked
+    if not parked:
+        return FolderProgress(report.folder, "done", fetched, fetched, report.bytes)
+    note = f"{parked:,} parked (retried next run)"
+    return FolderProgress(report.folder, "partial", fetched + parked, fetched, report.bytes, note)
 
 
 def _drop_session(session: ImapSession | None) -> None:
