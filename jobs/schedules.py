@@ -94,6 +94,14 @@ def sync_periodic_task(job: Job) -> PeriodicTask | None:
     return task
 
 
+def reschedule_all() -> int:
+    """Rebuild every scheduled job's task (after the site's time zone changed): the number."""
+    jobs = Job.objects.exclude(schedule=Job.Schedule.MANUAL).select_related("periodic_task")
+    for job in jobs:
+        sync_periodic_task(job)
+    return len(jobs)
+
+
 def remove_periodic_task(job: Job) -> None:
     if job.periodic_task_id:
         PeriodicTask.objects.filter(pk=job.periodic_task_id).delete()

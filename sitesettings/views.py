@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 import audit
 from backupweb.access import administrator_required
-from jobs import notify
+from jobs import notify, schedules
 from sitesettings import mailer
 from sitesettings.forms import SiteSettingsForm
 from sitesettings.models import SiteSettings
@@ -22,6 +22,8 @@ def edit(request: HttpRequest) -> HttpResponse:
     form = SiteSettingsForm(request.POST or None, instance=row)
     if request.method == "POST" and form.is_valid():
         changed = form.save_changes()
+        if "time_zone" in changed:  # daily, weekly and cron schedules run in the new zone
+            schedules.reschedule_all()
         if changed:
             audit.record(request, "settings.change", "site settings", fields=changed)
             messages.success(request, "Settings saved: " + ", ".join(changed) + ".")

@@ -3,6 +3,7 @@ encrypted, every change audited by field name, test buttons that say what failed
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -79,7 +80,6 @@ def test_saved_values_override_the_environment_until_cleared(admin_client, setti
 
 
 def test_the_audit_purge_keeps_the_saved_retention(admin_client, settings):
-    import datetime as dt
 
     from django.utils import timezone
 
@@ -213,3 +213,19 @@ def test_pages_show_times_in_the_saved_time_zone(admin_client):
     save(admin_client, time_zone="America/New_York")
     page = admin_client.get(reverse("audit:list")).content.decode()
     assert ("EST" in page or "EDT" in page) and "JST" not in page
+
+
+def test_a_new_time_zone_moves_the_existing_schedules_into_it(admin_client):
+    from accounts.models import Account
+    from jobs.models import Job
+
+    account = Account.objects.create(name="a", host="127.0.0.1", port=1, username="a")
+    job = Job.objects.create(
+        name="Daily", account=account, schedule=Job.Schedule.DAILY, time_of_day=dt.time(2, 30)
+    )
+    job.refresh_from_db()
+    assert str(job.periodic_task.crontab.timezone) == "UTC"
+    save(admin_client, time_zone="Asia/Tokyo")
+    job.refresh_from_db()
+    assert str(job.periodic_task.crontab.timezone) == "Asia/Tokyo"
+    assert job.periodic_task.crontab.hour == "2"
