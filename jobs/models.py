@@ -225,6 +225,7 @@ class FolderRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     bytes = models.BigIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0)  # of the messages to fetch; 0: unknown
     error = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

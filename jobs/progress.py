@@ -38,6 +38,7 @@ class FolderState:
     total: int = 0
     done: int = 0
     bytes: int = 0
+    total_bytes: int = 0
     error: str = ""
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
@@ -71,6 +72,7 @@ class RunRecorder:
                 state.finished_at = now
             state.state, state.total, state.done = p.state, p.total, p.done
             state.bytes, state.error, state.dirty = p.bytes, p.error, True
+            state.total_bytes = getattr(p, "total_bytes", 0)
         if self.listener is not None:
             self.listener.update(p)
 
@@ -164,6 +166,7 @@ class RunRecorder:
                 "total": s.total,
                 "done": s.done,
                 "bytes": s.bytes,
+                "total_bytes": s.total_bytes,
                 "error": s.error[:2000],
                 "started_at": s.started_at,
                 "finished_at": s.finished_at,

@@ -20,3 +20,6 @@ class FolderProgress:
     done: int = 0
     bytes: int = 0
     error: str = ""
+    # Bytes of the messages to fetch, where the server told their sizes before the download
+    # (RFC822.SIZE, STATUS=SIZE); 0 when unknown.
+    total_bytes: int = 0

@@ -169,6 +169,28 @@ def test_a_cancelled_backup_still_counts_what_the_server_holds_in_folders_not_re
     assert not_reached  # their rows say how many the server holds
 
 
+def test_a_backup_tells_the_bytes_to_fetch_before_downloading_and_the_run_keeps_them(
+    dovecot, mail_user, seeded
+):
+    from jobs import runner
+    from jobs.models import Job, JobRun
+
+    account = make_account(dovecot, mail_user)
+    seen = []
+    backup_account(account, BackupOptions(folders=["INBOX"]), progress=seen.append)
+    inbox = archived(account, "INBOX")
+    size = sum(inbox.values_list("size", flat=True))
+    first = next(e for e in seen if e.folder == "INBOX" and e.total)
+    assert first.done == 0 and first.total == inbox.count() and first.total_bytes == size
+
+    job = Job.objects.create(name="Backup", account=account)
+    run, _ = runner.trigger(job, JobRun.Trigger.MANUAL, send=False)
+    run = runner.execute(run.pk)
+    rows = {f.folder: f for f in run.folders.all()}
+    fetched = [f for f in rows.values() if f.total]
+    assert fetched and all(f.total_bytes == f.bytes > 0 for f in fetched)
+
+
 def test_asking_for_a_folder_the_server_lacks_is_a_failure_not_an_empty_success(
     dovecot, mail_user, seeded
 ):

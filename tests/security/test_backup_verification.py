@@ -189,3 +189,4 @@ def test_a_verify_run_counts_the_messages_it_re_read_like_its_summary(backed_up)
     assert (run.messages_fetched, run.messages_total, run.bytes_fetched) == (9, 9, stored)
     figures = live.overall(run, list(run.folders.all()))
     assert (figures.done, figures.total, figures.bytes) == (9, 9, stored)
+    assert figures.total_bytes == stored

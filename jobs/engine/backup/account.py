@@ -260,12 +260,14 @@ class BackupRun(reconnect.ReconnectingRun):
             self.halt.set()
             self.ctx.log(f"{server.name}: {exc}; the next run continues")
             return self.halted(server, backup, "paused")
-        self.ctx.progress(folder_outcome(report))
+        self.ctx.progress(folder_outcome(report, backup.progress.total_bytes))
         return report
 
     def halted(self, server: ServerFolder, backup: FolderBackup, how: str) -> FolderReport:
         p = backup.progress
-        self.ctx.progress(FolderProgress(server.name, how, p.total, p.done, p.bytes))
+        self.ctx.progress(
+            FolderProgress(server.name, how, p.total, p.done, p.bytes, total_bytes=p.total_bytes)
+        )
         if backup.folder is None:
             return FolderReport(server.name, how)
         report = reconcile(backup.folder, 0, backup.fetched, p.bytes)
@@ -338,7 +340,8 @@ class BackupRun(reconnect.ReconnectingRun):
         row = state.current_folder(self.ctx.account, server.raw_name)
         report = reconcile(row, on_server, 0) if row else FolderReport(server.name, how)
         report.state, report.folder, report.on_server = how, server.name, on_server
-        self.ctx.progress(FolderProgress(server.name, how, on_server, 0))
+        size = server.status.size or 0 if server.status else 0  # STATUS=SIZE where offered
+        self.ctx.progress(FolderProgress(server.name, how, on_server, 0, total_bytes=size))
         return report
 
     def overall(self, reports: list[FolderReport], failed: list[FolderReport]) -> str:
@@ -353,14 +356,19 @@ class BackupRun(reconnect.ReconnectingRun):
         return "succeeded"
 
 
-def folder_outcome(report: FolderReport) -> FolderProgress:
+def folder_outcome(report: FolderReport, total_bytes: int = 0) -> FolderProgress:
     """A finished folder's last progress. Parked messages were to be fetched too: "611 of
     2,000, 1,389 parked" rather than a full bar of 611 / 611."""
     fetched, parked = report.fetched, report.parked
     if not parked:
-        return FolderProgress(report.folder, "done", fetched, fetched, report.bytes)
+        return FolderProgress(
+            report.folder, "done", fetched, fetched, report.bytes, "", report.bytes
+        )
     note = f"{parked:,} parked (retried next run)"
-    return FolderProgress(report.folder, "partial", fetched + parked, fetched, report.bytes, note)
+    total_bytes = max(total_bytes, report.bytes)
+    return FolderProgress(
+        report.folder, "partial", fetched + parked, fetched, report.bytes, note, total_bytes
+    )
 
 
 def _drop_session(session: ImapSession | None) -> None:

@@ -163,6 +163,7 @@ class FolderBackup:
         known = self._known_gmail(meta)
         sizes = {uid: (0 if uid in known else m.size) for uid, m in meta.items()}
         self.progress.total = self.progress.done + len(sizes)
+        self.progress.total_bytes = self.progress.bytes + sum(sizes.values())
         self._report()
         cursor_ok = not self.options.filtered
         batches = self._batches(sizes)
