@@ -24,6 +24,7 @@ from django.utils import timezone
 from backupweb.logs import redact
 from jobs import leases
 from jobs.models import LOG_MAX_CHARS, FolderRun, JobRun
+from sitesettings.values import local_now, site_zone
 
 logger = logging.getLogger("jobs.run")
 
@@ -60,6 +61,8 @@ class RunRecorder:
     _done: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _last_renew: float = 0.0
+    # The site's time zone for the log's times, read once (a worker serves no request).
+    zone: Any = field(default_factory=site_zone)
 
     # --- callbacks handed to the engine -------------------------------------------------------
     def progress(self, p: Any) -> None:
@@ -77,7 +80,7 @@ class RunRecorder:
             self.listener.update(p)
 
     def log(self, message: str) -> None:
-        line = f"{timezone.localtime():%H:%M:%S} {redact(str(message))}"
+        line = f"{local_now(self.zone):%H:%M:%S} {redact(str(message))}"
         logger.info(line, extra={"run_id": self.run_id, "account_id": self.account_id})
         with self._lock:
             self.pending_log.append(line)

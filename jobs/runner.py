@@ -29,6 +29,7 @@ from jobs.models import FolderRun, Job, JobRun
 from jobs.progress import RunRecorder, append_log
 from jobs.signals import run_finished
 from mail.errors import AuthenticationFailed, PermanentError, TransientError
+from sitesettings.values import local_now
 
 logger = logging.getLogger(__name__)
 State = JobRun.State
@@ -226,7 +227,7 @@ def _was_killed(holder: JobRun) -> bool:
     )
     leases.release(holder.account_id, holder.pk)
     if interrupted:
-        append_log(holder.pk, [f"{timezone.localtime():%H:%M:%S} Interrupted: {message}"])
+        append_log(holder.pk, [f"{local_now():%H:%M:%S} Interrupted: {message}"])
     return True
 
 
@@ -370,7 +371,7 @@ def _finish(run: JobRun, recorder: RunRecorder, outcome: dict) -> None:
     line = f"Run ended: {state}."
     if outcome.get("summary"):
         line += f" {outcome['summary']}"
-    append_log(run.pk, [f"{timezone.localtime():%H:%M:%S} {line}"])
+    append_log(run.pk, [f"{local_now():%H:%M:%S} {line}"])
 
 
 def notify_safely(run: JobRun) -> None:

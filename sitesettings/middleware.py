@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from sitesettings.values import time_zone
+from sitesettings.values import site_zone
 
 
 class TimeZoneMiddleware:
@@ -26,10 +26,6 @@ class TimeZoneMiddleware:
 
 def _zone() -> zoneinfo.ZoneInfo:
     try:
-        name = time_zone()
+        return site_zone()
     except DatabaseError:  # /healthz must still answer (503) when the database is down
-        name = settings.TIME_ZONE
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo(settings.TIME_ZONE)

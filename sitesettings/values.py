@@ -4,9 +4,12 @@ else the environment's. Every reader of these settings goes through it.
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from sitesettings.models import SiteSettings
 
@@ -81,3 +84,16 @@ def time_zone() -> str:
     """The site's time zone name alone (read on every request: no secret is decrypted)."""
     stored = SiteSettings.objects.filter(pk=1).values_list("time_zone", flat=True).first()
     return stored or settings.TIME_ZONE
+
+
+def site_zone() -> zoneinfo.ZoneInfo:
+    """The site's time zone; the environment's if the stored name is unknown to this system."""
+    try:
+        return zoneinfo.ZoneInfo(time_zone())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def local_now(zone: dt.tzinfo | None = None) -> dt.datetime:
+    """Now in the site's time zone, for lines written outside a request (a worker's run log)."""
+    return timezone.localtime(timezone=zone or site_zone())

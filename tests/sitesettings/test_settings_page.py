@@ -229,3 +229,20 @@ def test_a_new_time_zone_moves_the_existing_schedules_into_it(admin_client):
     job.refresh_from_db()
     assert str(job.periodic_task.crontab.timezone) == "Asia/Tokyo"
     assert job.periodic_task.crontab.hour == "2"
+
+
+def test_a_worker_writes_the_run_log_in_the_saved_time_zone(admin_client):
+    import zoneinfo
+
+    from django.utils import timezone
+
+    from jobs.progress import RunRecorder
+
+    save(admin_client, time_zone="Asia/Tokyo")  # UTC+9 all year: never the server's UTC hour
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    before = timezone.localtime(timezone=tokyo).strftime("%H")
+    recorder = RunRecorder(run_id=0, account_id=0)
+    recorder.log("hello")
+    after = timezone.localtime(timezone=tokyo).strftime("%H")
+    assert recorder.pending_log[0][:2] in {before, after}
+    assert recorder.pending_log[0].endswith(" hello")
