@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -45,7 +46,16 @@ def _context(form: SiteSettingsForm, row: SiteSettings) -> dict:
         ],
         "has_password": bool(row.email_password_encrypted),
         "in_force": site_settings(row),
+        "env_mail_server": _environment_mail_server(),
     }
+
+
+def _environment_mail_server() -> str:
+    """What EMAIL_URL sends through, without its user or password."""
+    backend = getattr(settings, "EMAIL_BACKEND", "")
+    if backend.endswith("smtp.EmailBackend"):
+        return f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    return f"EMAIL_URL ({backend.rsplit('.', 2)[-2]}, sends nothing out)"
 
 
 @administrator_required

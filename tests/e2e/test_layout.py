@@ -102,7 +102,7 @@ def test_a_live_run_fits_the_screen_and_its_header_and_bar_follow_the_run(
 def test_every_page_fits_the_screen_without_template_text(
     logged_in_page, job, screenshot_dir, width
 ):
-    from jobs.engine.backup import backup_account
+    from jobs.engine.backup.account import backup_account
 
     backup_account(job.account)
     JobRun.objects.create(
@@ -126,6 +126,7 @@ def test_every_page_fits_the_screen_without_template_text(
         "folder": f"/archive/folders/{folder.pk}/",
         "message": f"/archive/messages/{message.pk}/",
         "users": "/users/",
+        "settings": "/settings/",
     }
     for name, url in pages.items():
         page.goto(url)

@@ -59,6 +59,15 @@ def test_the_page_shows_the_environment_values_as_defaults(admin_client, setting
     assert "secret-path-token" not in page
 
 
+def test_the_page_names_the_environments_smtp_server_without_its_password(admin_client, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "mail.example.org", 587
+    settings.EMAIL_HOST_PASSWORD = "env-password-123"
+    page = admin_client.get(URL).content.decode()
+    assert "Environment default: mail.example.org:587" in page
+    assert "env-password-123" not in page
+
+
 def test_saved_values_override_the_environment_until_cleared(admin_client, settings, tmp_path):
     settings.IMPORT_DIR, settings.AUDIT_RETENTION_DAYS = "", 365
     settings.EXPORT_RETENTION_DAYS = 7
