@@ -340,8 +340,10 @@ class BackupRun(reconnect.ReconnectingRun):
         row = state.current_folder(self.ctx.account, server.raw_name)
         report = reconcile(row, on_server, 0) if row else FolderReport(server.name, how)
         report.state, report.folder, report.on_server = how, server.name, on_server
-        size = server.status.size or 0 if server.status else 0  # STATUS=SIZE where offered
-        self.ctx.progress(FolderProgress(server.name, how, on_server, 0, total_bytes=size))
+        # Its row: what was still to fetch (the folder's size only when none of it is archived).
+        due = max(on_server - report.in_archive, 0)
+        size = (server.status.size or 0) if server.status and not report.in_archive else 0
+        self.ctx.progress(FolderProgress(server.name, how, due, 0, total_bytes=size))
         return report
 
     def overall(self, reports: list[FolderReport], failed: list[FolderReport]) -> str:
