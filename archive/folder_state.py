@@ -18,6 +18,7 @@ from django.utils import timezone
 from archive.ingest import FetchedMessage, park_message, store_messages
 from archive.models import Folder, Message, ParkedMessage
 from mail.imap import FolderStatus, ServerFolder
+from sitesettings.values import local_now
 
 UPDATE_CHUNK = 500
 # How a parked message's error starts when fetching it broke the connection every time: such a
@@ -221,7 +222,7 @@ def archived(folder: Folder) -> Archived:
 
 def bytes_downloaded_today(account) -> int:
     """What the daily budget has already paid for today (messages first seen since midnight)."""
-    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = local_now().replace(hour=0, minute=0, second=0, microsecond=0)
     total = Message.objects.filter(folder__account=account, first_seen_at__gte=midnight).aggregate(
         total=Sum("size")
     )["total"]

@@ -10,18 +10,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
 
 from archive import importer
 from archive.models import ImportRun
+from sitesettings.values import site_settings
 
 log = logging.getLogger(__name__)
 
 
 def import_root() -> Path | None:
-    """The server folder whose files may be imported (IMPORT_DIR), or None when unset."""
-    root = getattr(settings, "IMPORT_DIR", "") or ""
+    """The server folder whose files may be imported (settings page, else IMPORT_DIR), or None."""
+    root = site_settings().import_dir
     return Path(root) if root else None
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from backupweb.logs import redact
+from sitesettings.values import site_settings
 
 logger = logging.getLogger("backupweb.auditlog")  # not "backupweb.audit": no loop via the handler
 SECRET_WORDS = ("password", "secret", "token", "key", "otp")
@@ -142,7 +143,7 @@ def _action_of(message: str) -> str:
 
 def purge(days: int | None = None) -> int:
     """Remove events older than the retention (AUDIT_RETENTION_DAYS; 0 keeps everything)."""
-    days = settings.AUDIT_RETENTION_DAYS if days is None else days
+    days = site_settings().audit_retention_days if days is None else days
     if days <= 0:
         return 0
     removed = AuditEvent.purge_before(timezone.now() - dt.timedelta(days=days))

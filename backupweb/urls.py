@@ -17,5 +17,6 @@ urlpatterns = [
     path("archive/", include("archive.urls")),
     path("users/", include("users.urls")),
     path("audit/", include("audit.urls")),
+    path("settings/", include("sitesettings.urls")),
     path("admin/", admin.site.urls),
 ]

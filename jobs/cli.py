@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import Account
 from jobs import kinds, runner
 from jobs.engine.progress import FolderProgress
+from jobs.engine.sizes import size_text
 from jobs.models import Job, JobRun, free_job_name
 from mail.errors import EngineError
 
@@ -175,4 +176,6 @@ def bar_line(p: FolderProgress) -> str:
     bar = "#" * filled + "-" * (BAR - filled)
     name = p.folder if len(p.folder) <= 28 else p.folder[:27] + "…"
     counts = f"{p.done}/{p.total}" if p.total else ""
-    return f"{name:<28} [{bar}] {counts:>13} {p.bytes / 1e6:8.1f} MB {p.state} {p.error}".rstrip()
+    # The pages' sizes (binary MB), and of how many where the server told them.
+    size = size_text(p.bytes) + (f" of {size_text(p.total_bytes)}" if p.total_bytes else "")
+    return f"{name:<28} [{bar}] {counts:>13} {size:>10} {p.state} {p.error}".rstrip()

@@ -5,6 +5,9 @@ a backup learns each folder's count only when it reaches the folder, so the sum 
 seen so far grew all run long ("1202 / 1232" half way through a run that ended at 2,380). Until
 every folder has been counted the page says "counting" and shows no percentage; after that
 the bar only moves forward (the page sends back what it last showed, see `floor`).
+
+A verification's rows that compare a folder with the server read no message: its figures are
+the integrity row's (the stored messages re-read), as its summary says.
 """
 
 from __future__ import annotations
@@ -15,9 +18,15 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from jobs.models import FolderRun, JobRun
+from jobs.engine.verify import INTEGRITY
+from jobs.models import FolderRun, Job, JobRun
 
-FINISHED_FOLDER = (FolderRun.State.DONE, FolderRun.State.FAILED, FolderRun.State.SKIPPED)
+FINISHED_FOLDER = (
+    FolderRun.State.DONE,
+    FolderRun.State.PARTIAL,
+    FolderRun.State.FAILED,
+    FolderRun.State.SKIPPED,
+)
 PERMILLE = 1000
 
 
@@ -32,6 +41,7 @@ class Bar:
     eta: dt.timedelta | None
     error: str = ""
     complete: bool = False  # finished with nothing (left) to fetch: a full bar
+    total_bytes: int = 0  # of the messages to fetch, where the server told; 0: unknown
 
     @property
     def value(self) -> int:
@@ -59,6 +69,7 @@ class Overall:
     eta: dt.timedelta | None
     complete: bool = False
     floor: int = 0  # permille the page showed last: the bar never moves back below it
+    total_bytes: int | None = None  # None while counting or where a folder's size is unknown
 
     @property
     def counting(self) -> bool:
@@ -113,7 +124,9 @@ def folder_bar(f: FolderRun, run_ended: dt.datetime | None) -> Bar:
     finished = f.state in (FolderRun.State.DONE, FolderRun.State.SKIPPED)
     ended = f.finished_at or run_ended
     rate, eta = _rate_and_eta(f.done, f.total, f.bytes, f.started_at, ended)
-    return Bar(f.folder, f.state, f.done, f.total, f.bytes, rate, eta, f.error, finished)
+    bar = Bar(f.folder, f.state, f.done, f.total, f.bytes, rate, eta, f.error, finished)
+    bar.total_bytes = max(f.total_bytes, f.bytes) if f.total_bytes else 0
+    return bar
 
 
 def counted(f: FolderRun) -> bool:
@@ -122,10 +135,18 @@ def counted(f: FolderRun) -> bool:
     return f.state in FINISHED_FOLDER or f.total > 0
 
 
+def counted_rows(run: JobRun, folders: list[FolderRun]) -> list[FolderRun]:
+    """The rows whose messages the overall figures add up."""
+    if run.job.kind == Job.Kind.VERIFY:
+        return [f for f in folders if f.folder == INTEGRITY]
+    return folders
+
+
 def overall(run: JobRun, folders: list[FolderRun], floor: int = 0) -> Overall:
+    known = bool(folders) and all(map(counted, folders)) and not _folders_missing(run, folders)
+    folders = counted_rows(run, folders)
     done = sum(f.done for f in folders)
     nbytes = sum(f.bytes for f in folders)
-    known = bool(folders) and all(map(counted, folders)) and not _folders_missing(run, folders)
     total = sum(f.total for f in folders) if known or not run.is_active else None
     if total is not None:
         total = max(total, done)
@@ -138,7 +159,17 @@ def overall(run: JobRun, folders: list[FolderRun], floor: int = 0) -> Overall:
         eta = dt.timedelta(seconds=round((total - done) / message_rate))
     complete = run.state == JobRun.State.SUCCEEDED  # everything is in the archive
     floor = min(max(floor, 0), PERMILLE) if run.is_active else 0
-    return Overall(run.state, done, total, nbytes, rate, message_rate, eta, complete, floor)
+    figures = Overall(run.state, done, total, nbytes, rate, message_rate, eta, complete, floor)
+    figures.total_bytes = _total_bytes(folders) if total is not None else None
+    return figures
+
+
+def _total_bytes(folders: list[FolderRun]) -> int | None:
+    """The bytes to fetch of all folders, when every folder with messages to fetch told its
+    size (a server without sizes, or an engine that does not report them: None)."""
+    if any(f.total and not f.total_bytes for f in folders):
+        return None
+    return max(sum(f.total_bytes for f in folders), sum(f.bytes for f in folders)) or None
 
 
 def _folders_missing(run: JobRun, folders: list[FolderRun]) -> bool:

@@ -214,6 +214,8 @@ class FolderRun(models.Model):
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
+        # Done, except for messages parked (retried by the next run): not a full bar.
+        PARTIAL = "partial", "Partial"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
 
@@ -223,6 +225,7 @@ class FolderRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     bytes = models.BigIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0)  # of the messages to fetch; 0: unknown
     error = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,7 +1,8 @@
 """Notifications through Apprise URLs: email, JSON webhooks, ntfy, Slack, Matrix, Telegram, ...
 
 Each job has its own URLs (encrypted in the database) or falls back to the site default
-(settings.NOTIFY_URLS). The message names the job, the account, the error and links to the run.
+(the settings page's, else NOTIFY_URLS). The message names the job, the account, the error
+and links to the run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.conf import settings
 from jobs.models import Job, JobRun
 from mail import outbound
 from mail.errors import HostNotAllowed
+from sitesettings.values import site_settings
 
 logger = logging.getLogger(__name__)
 State = JobRun.State
@@ -28,7 +30,7 @@ class Outcome:
 
 def urls_for(job: Job | None) -> list[str]:
     own = job.get_notify_urls() if job is not None else []
-    return own or list(settings.NOTIFY_URLS)
+    return own or site_settings().notify_urls
 
 
 def send(urls: list[str], title: str, body: str, kind: str = apprise.NotifyType.INFO) -> Outcome:
@@ -55,7 +57,7 @@ def _send_one(number: int, url: str, title: str, body: str, kind: str) -> str:
     target = apprise.Apprise.instantiate(url)
     if target is None:
         return f"Target {number} is not a valid notification URL."
-    label = f"Target {number} ({target.url(privacy=True).split('?')[0]})"
+    label = f"Target {number} ({masked(url)})"
     host = getattr(target, "smtp_host", None) or getattr(target, "host", None)
     try:
         if host:
@@ -70,6 +72,19 @@ def _send_one(number: int, url: str, title: str, body: str, kind: str) -> str:
     if sent:
         return ""
     return f"{label} failed: {_reason(captured.getvalue())}"
+
+
+def masked(url: str, with_path: bool = True) -> str:
+    """The URL with its secrets masked and its options left out; without the path (where a
+    plain webhook may carry its token) for a page that lists the targets."""
+    target = apprise.Apprise.instantiate(url)
+    if target is None:
+        return "not a valid notification URL"
+    shown = target.url(privacy=True).split("?")[0]
+    if with_path:
+        return shown
+    scheme, _, rest = shown.partition("://")
+    return f"{scheme}://{rest.split('/')[0]}"
 
 
 def _reason(log: str) -> str:

@@ -24,11 +24,12 @@ from django.utils import timezone
 from backupweb.logs import redact
 from jobs import leases
 from jobs.models import LOG_MAX_CHARS, FolderRun, JobRun
+from sitesettings.values import local_now, site_zone
 
 logger = logging.getLogger("jobs.run")
 
 FLUSH_SECONDS = 1.0
-FINISHED_FOLDER_STATES = {"done", "failed", "skipped"}
+FINISHED_FOLDER_STATES = {"done", "partial", "failed", "skipped"}
 
 
 @dataclass
@@ -38,6 +39,7 @@ class FolderState:
     total: int = 0
     done: int = 0
     bytes: int = 0
+    total_bytes: int = 0
     error: str = ""
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
@@ -59,6 +61,8 @@ class RunRecorder:
     _done: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _last_renew: float = 0.0
+    # The site's time zone for the log's times, read once (a worker serves no request).
+    zone: Any = field(default_factory=site_zone)
 
     # --- callbacks handed to the engine -------------------------------------------------------
     def progress(self, p: Any) -> None:
@@ -71,11 +75,12 @@ class RunRecorder:
                 state.finished_at = now
             state.state, state.total, state.done = p.state, p.total, p.done
             state.bytes, state.error, state.dirty = p.bytes, p.error, True
+            state.total_bytes = getattr(p, "total_bytes", 0)
         if self.listener is not None:
             self.listener.update(p)
 
     def log(self, message: str) -> None:
-        line = f"{timezone.localtime():%H:%M:%S} {redact(str(message))}"
+        line = f"{local_now(self.zone):%H:%M:%S} {redact(str(message))}"
         logger.info(line, extra={"run_id": self.run_id, "account_id": self.account_id})
         with self._lock:
             self.pending_log.append(line)
@@ -164,6 +169,7 @@ class RunRecorder:
                 "total": s.total,
                 "done": s.done,
                 "bytes": s.bytes,
+                "total_bytes": s.total_bytes,
                 "error": s.error[:2000],
                 "started_at": s.started_at,
                 "finished_at": s.finished_at,

@@ -23,6 +23,7 @@ from django.utils import timezone
 from jobs import leases, runner
 from jobs.models import Job, JobRun
 from jobs.progress import append_log
+from sitesettings.values import local_now
 
 logger = logging.getLogger(__name__)
 State = JobRun.State
@@ -95,7 +96,7 @@ def reap_stale_runs(now: dt.datetime | None = None) -> int:
 
 
 def _resume_or_quarantine(run: JobRun, message: str) -> None:
-    stamp = f"{timezone.localtime():%H:%M:%S}"
+    stamp = f"{local_now():%H:%M:%S}"
     if run.attempts >= settings.JOBS_MAX_ATTEMPTS:
         error = (
             f"{message} Quarantined: it was attempted {run.attempts} times and its worker died "

@@ -29,6 +29,7 @@ from jobs.models import FolderRun, Job, JobRun
 from jobs.progress import RunRecorder, append_log
 from jobs.signals import run_finished
 from mail.errors import AuthenticationFailed, PermanentError, TransientError
+from sitesettings.values import local_now
 
 logger = logging.getLogger(__name__)
 State = JobRun.State
@@ -226,7 +227,7 @@ def _was_killed(holder: JobRun) -> bool:
     )
     leases.release(holder.account_id, holder.pk)
     if interrupted:
-        append_log(holder.pk, [f"{timezone.localtime():%H:%M:%S} Interrupted: {message}"])
+        append_log(holder.pk, [f"{local_now():%H:%M:%S} Interrupted: {message}"])
     return True
 
 
@@ -312,17 +313,29 @@ def _outcome(run: JobRun, recorder: RunRecorder, report) -> dict:
         "summary": report.summary(),
         "messages_fetched": report.messages_fetched,
         "bytes_fetched": report.bytes_fetched,
+        **_own_total(report),
         "messages_parked": sum(f.parked for f in report.folders),
         "folders_failed": sum(f.state == "failed" for f in report.folders),
     }
+
+
+def _own_total(report) -> dict[str, int]:
+    """A kind whose folder rows are not all messages to fetch (a verification's comparisons
+    with the server read no message) says its total itself."""
+    total = getattr(report, "messages_total", None)
+    return {} if total is None else {"messages_total": total}
 
 
 def _record_folder_reports(run: JobRun, reports: Iterable) -> None:
     """The engine's final word on each folder overrides the last progress callback."""
     for report in reports:
         defaults = {"error": report.error[:2000]}
-        if report.state in FolderRun.State.values:  # "cancelled"/"paused" keep their progress
-            defaults["state"] = report.state
+        state, parked = report.state, getattr(report, "parked", 0)
+        if state == FolderRun.State.DONE and parked:  # the rest is in; these are retried
+            state = FolderRun.State.PARTIAL
+            defaults["error"] = defaults["error"] or f"{parked:,} parked (retried next run)"
+        if state in FolderRun.State.values:  # "cancelled"/"paused" keep their progress
+            defaults["state"] = state
         FolderRun.objects.update_or_create(run=run, folder=report.folder, defaults=defaults)
 
 
@@ -358,7 +371,7 @@ def _finish(run: JobRun, recorder: RunRecorder, outcome: dict) -> None:
     line = f"Run ended: {state}."
     if outcome.get("summary"):
         line += f" {outcome['summary']}"
-    append_log(run.pk, [f"{timezone.localtime():%H:%M:%S} {line}"])
+    append_log(run.pk, [f"{local_now():%H:%M:%S} {line}"])
 
 
 def notify_safely(run: JobRun) -> None:

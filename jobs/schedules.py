@@ -1,7 +1,7 @@
 """A job's schedule as one django-celery-beat PeriodicTask, kept in sync on save and delete.
 
 Beat's DatabaseScheduler notices PeriodicTask changes on its next tick, so an edited schedule
-takes effect without a restart. Times are in settings.TIME_ZONE.
+takes effect without a restart. Times are in the site's time zone (settings page, else TIME_ZONE).
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import datetime as dt
 import json
 
 from celery.schedules import crontab
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from jobs.models import Job
+from sitesettings.values import site_settings
 
 FIRE_TASK = "jobs.fire_job"
 DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
@@ -60,7 +60,7 @@ def _schedule_for(job: Job) -> dict:
     fields = crontab_fields(job)
     if fields is None:
         return {}
-    cron, _ = CrontabSchedule.objects.get_or_create(**fields, timezone=settings.TIME_ZONE)
+    cron, _ = CrontabSchedule.objects.get_or_create(**fields, timezone=site_settings().time_zone)
     return {"interval": None, "crontab": cron}
 
 
@@ -92,6 +92,14 @@ def sync_periodic_task(job: Job) -> PeriodicTask | None:
         Job.objects.filter(pk=job.pk).update(periodic_task=task)
         job.periodic_task = task
     return task
+
+
+def reschedule_all() -> int:
+    """Rebuild every scheduled job's task (after the site's time zone changed): the number."""
+    jobs = Job.objects.exclude(schedule=Job.Schedule.MANUAL).select_related("periodic_task")
+    for job in jobs:
+        sync_periodic_task(job)
+    return len(jobs)
 
 
 def remove_periodic_task(job: Job) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -21,7 +21,6 @@ from jobs.forms_transfer import form_class_for
 from jobs.models import Job, JobRun, free_job_name
 
 RUNS_PER_PAGE = 50
-TZ = settings.TIME_ZONE
 
 
 def get_job(pk: int) -> Job:
@@ -83,7 +82,11 @@ def job_create(request: HttpRequest) -> HttpResponse:
         if job.kind == Job.Kind.SYNC:  # the mapping and pre-flight come before the first run
             return redirect("jobs:preflight", pk=job.pk)
         return redirect(job)
-    return render(request, "jobs/form.html", {"nav": "jobs", "form": form, "time_zone": TZ})
+    return render(
+        request,
+        "jobs/form.html",
+        {"nav": "jobs", "form": form, "time_zone": timezone.get_current_timezone_name()},
+    )
 
 
 @staff_required
@@ -95,7 +98,12 @@ def job_edit(request: HttpRequest, pk: int) -> HttpResponse:
         audit.record(request, "job.change", job, fields=sorted(form.changed_data))
         messages.success(request, "Job saved; the new schedule applies from now.")
         return redirect(job)
-    ctx = {"nav": "jobs", "form": form, "job": job, "time_zone": TZ}
+    ctx = {
+        "nav": "jobs",
+        "form": form,
+        "job": job,
+        "time_zone": timezone.get_current_timezone_name(),
+    }
     return render(request, "jobs/form.html", ctx)
 
 

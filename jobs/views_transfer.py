@@ -17,7 +17,7 @@ from jobs import kinds, runner
 from jobs.engine.sync.preflight import preflight
 from jobs.forms_transfer import BulkForm, RestoreJobForm
 from jobs.models import BulkMigration, Job, JobRun, free_job_name
-from jobs.views import TZ, get_job
+from jobs.views import get_job
 from mail.errors import EngineError
 
 
@@ -99,7 +99,12 @@ def restore_new(request: HttpRequest) -> HttpResponse:
             return redirect(run)
         messages.success(request, f"Restore job {job.name!r} created.")
         return redirect(job)
-    ctx = {"nav": "jobs", "form": form, "time_zone": TZ, "selection": len(ids)}
+    ctx = {
+        "nav": "jobs",
+        "form": form,
+        "time_zone": timezone.get_current_timezone_name(),
+        "selection": len(ids),
+    }
     return render(request, "jobs/form.html", ctx)
 
 

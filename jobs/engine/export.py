@@ -29,6 +29,7 @@ from archive.models import Message
 from jobs.engine.backup.report import FolderReport
 from jobs.engine.progress import FolderProgress
 from mail.errors import PermanentError
+from sitesettings.values import site_settings
 
 PROGRESS_LABEL = "Export"
 PART_SUFFIX = ".part"
@@ -181,7 +182,7 @@ def _report(run_state: str, state: FolderProgress) -> ExportReport:
 
 def purge_old_exports(days: int | None = None, now: float | None = None) -> int:
     """Remove export files (and leftover temporary files) older than EXPORT_RETENTION_DAYS."""
-    days = settings.EXPORT_RETENTION_DAYS if days is None else days
+    days = site_settings().export_retention_days if days is None else days
     root = exports_dir()
     if days <= 0 or not root.is_dir():
         return 0

@@ -15,8 +15,11 @@ DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 @dataclass
 class FolderProgress:
     folder: str  # display name
-    state: str  # "pending" | "running" | "done" | "failed" | "skipped"
+    state: str  # "pending" | "running" | "done" | "partial" (some parked) | "failed" | "skipped"
     total: int = 0  # messages to fetch in this run
     done: int = 0
     bytes: int = 0
     error: str = ""
+    # Bytes of the messages to fetch, where the server told their sizes before the download
+    # (RFC822.SIZE, STATUS=SIZE); 0 when unknown.
+    total_bytes: int = 0

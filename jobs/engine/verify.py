@@ -54,11 +54,23 @@ class VerifyReport:
     missing_blobs: list[str] = field(default_factory=list)
     orphan_blobs: list[str] = field(default_factory=list)  # bytes without a row
     unreferenced_rows: list[str] = field(default_factory=list)  # rows without a message
+    blobs_total: int = 0
     cancelled: bool = False
     error: str = ""
-    # The runner records these for every kind; a verification downloads nothing.
-    messages_fetched: int = 0
-    bytes_fetched: int = 0
+
+    # The runner records these for every kind. A verification downloads nothing from the
+    # server: its messages and bytes are the stored ones it re-read, as its summary says.
+    @property
+    def messages_fetched(self) -> int:
+        return self.blobs_checked
+
+    @property
+    def bytes_fetched(self) -> int:
+        return self.bytes_checked
+
+    @property
+    def messages_total(self) -> int:
+        return self.blobs_total
 
     @property
     def gaps(self) -> int:
@@ -145,9 +157,10 @@ def _problems(report: VerifyReport) -> str:
 def check_blobs(account, report: VerifyReport, store, progress, should_stop) -> FolderCheck:
     """Re-read every blob the account's messages point at and check its hash."""
     blobs = Blob.objects.filter(messages__folder__account=account).distinct()
-    total = blobs.count()
+    total = report.blobs_total = blobs.count()
+    size = sum(blobs.values_list("size", flat=True).iterator(1000))
     check = FolderCheck(INTEGRITY, on_server=total)
-    progress(FolderProgress(INTEGRITY, "running", total=total))
+    progress(FolderProgress(INTEGRITY, "running", total=total, total_bytes=size))
     for sha, size in blobs.order_by("sha256").values_list("sha256", "size").iterator(1000):
         if should_stop():
             report.cancelled, check.state = True, "cancelled"
@@ -159,7 +172,9 @@ def check_blobs(account, report: VerifyReport, store, progress, should_stop) -> 
         report.blobs_checked += 1
         report.bytes_checked += size
         if report.blobs_checked % PROGRESS_EVERY == 0:
-            progress(_progress(INTEGRITY, report.blobs_checked, total, report.bytes_checked))
+            done = _progress(INTEGRITY, report.blobs_checked, total, report.bytes_checked)
+            done.total_bytes = size
+            progress(done)
     check.in_archive = report.blobs_checked - len(report.missing_blobs) - len(report.damaged)
     problems = []
     if report.damaged:
@@ -171,7 +186,7 @@ def check_blobs(account, report: VerifyReport, store, progress, should_stop) -> 
         check.state = "failed"
         check.error = "Stored messages that do not read back: " + "; ".join(problems)
     done = _progress(INTEGRITY, report.blobs_checked, total, report.bytes_checked, check.state)
-    done.error = check.error
+    done.error, done.total_bytes = check.error, size
     progress(done)
     return check
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses as dc
 import datetime as dt
 
 import pytest
@@ -138,6 +139,56 @@ def test_should_stop_cancels_between_batches_and_the_next_run_completes(dovecot,
     assert 0 < archived(account).count() < len(seeded)
     again = backup_account(account)
     assert again.state == "succeeded" and archived(account).count() == len(seeded)
+
+
+@pytest.mark.parametrize("list_status", [True, False], ids=["list-status", "status-afterwards"])
+def test_a_cancelled_backup_still_counts_what_the_server_holds_in_folders_not_reached(
+    dovecot, mail_user, seeded, monkeypatch, list_status
+):
+    if not list_status:  # a server without LIST-STATUS: the count comes from STATUS
+        from mail.imap import ImapSession
+
+        listed = ImapSession.list_folders
+        monkeypatch.setattr(
+            ImapSession,
+            "list_folders",
+            lambda self: [dc.replace(f, status=None) for f in listed(self)],
+        )
+    account = make_account(dovecot, mail_user, max_connections=1)
+    seen = []
+    options = BackupOptions(batch_bytes=1)  # one message per batch
+    report = backup_account(
+        account, options, progress=seen.append, should_stop=lambda: any(e.done >= 2 for e in seen)
+    )
+    assert report.state == "cancelled"
+    assert sum(f.on_server for f in report.folders) == len(seeded)
+    in_archive = archived(account).count()
+    assert in_archive < len(seeded)
+    assert f"{in_archive:,} of {len(seeded):,} messages on the server" in report.summary()
+    not_reached = [e for e in seen if e.state == "cancelled" and e.done == 0 and e.total]
+    assert not_reached  # their rows say how many the server holds
+
+
+def test_a_backup_tells_the_bytes_to_fetch_before_downloading_and_the_run_keeps_them(
+    dovecot, mail_user, seeded
+):
+    from jobs import runner
+    from jobs.models import Job, JobRun
+
+    account = make_account(dovecot, mail_user)
+    seen = []
+    backup_account(account, BackupOptions(folders=["INBOX"]), progress=seen.append)
+    inbox = archived(account, "INBOX")
+    size = sum(inbox.values_list("size", flat=True))
+    first = next(e for e in seen if e.folder == "INBOX" and e.total)
+    assert first.done == 0 and first.total == inbox.count() and first.total_bytes == size
+
+    job = Job.objects.create(name="Backup", account=account)
+    run, _ = runner.trigger(job, JobRun.Trigger.MANUAL, send=False)
+    run = runner.execute(run.pk)
+    rows = {f.folder: f for f in run.folders.all()}
+    fetched = [f for f in rows.values() if f.total]
+    assert fetched and all(f.total_bytes == f.bytes > 0 for f in fetched)
 
 
 def test_asking_for_a_folder_the_server_lacks_is_a_failure_not_an_empty_success(

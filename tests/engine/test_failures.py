@@ -103,6 +103,31 @@ def test_the_daily_budget_pauses_the_run_and_the_next_run_continues(dovecot, mai
     assert report.messages_fetched + again.messages_fetched == len(messages)
 
 
+def test_a_paused_run_shows_a_folder_not_reached_with_what_it_still_had_to_fetch(
+    dovecot, mail_user
+):
+    messages = medium_messages(20)
+    seed_mailbox(dovecot, mail_user, messages[:3], folders=("Later",))
+    account = make_account(dovecot, mail_user, max_connections=1)
+    assert backup_account(account, BackupOptions(include=["INBOX", "Later"])).state == "succeeded"
+    client = connect(dovecot, mail_user)
+    for message in messages[3:]:  # INBOX, the biggest, goes first and spends the budget
+        append(client, "INBOX", message.read())
+    append(client, "Later", b"Subject: new\r\n\r\nnew in Later\r\n")
+    client.logout()
+    account.daily_budget_mb = state.bytes_downloaded_today(account) // 2**20 + 1
+    account.save()
+    seen = []
+    report = backup_account(
+        account, BackupOptions(include=["INBOX", "Later"]), progress=seen.append
+    )
+    assert report.state == "paused"
+    later = next(f for f in report.folders if f.folder == "Later")
+    assert (later.state, later.on_server, later.in_archive) == ("paused", 4, 3)
+    last = [e for e in seen if e.folder == "Later"][-1]
+    assert (last.state, last.done, last.total, last.total_bytes) == ("paused", 0, 1, 0)
+
+
 def test_the_bandwidth_cap_slows_the_download(dovecot, mail_user):
     messages = medium_messages(10)  # about 1.5 MB
     seed_mailbox(dovecot, mail_user, messages, folders=("INBOX",))

@@ -85,6 +85,28 @@ def test_a_message_that_drops_the_connection_every_time_is_parked_and_the_rest_c
     assert archived_bytes(archived(account, "INBOX").get(uid=poison)) == POISON
 
 
+def test_a_folder_with_a_parked_message_shows_partial_with_what_was_fetched_of_what_was_due(
+    dovecot, mail_user, poisoned_inbox
+):
+    from jobs import live, runner
+    from jobs.models import Job, JobRun
+
+    poison, others, options = poisoned_inbox
+    proxy = PoisonProxy(dovecot.imap_port, MARKER)
+    account = make_account(dovecot, mail_user, port=proxy.port, max_connections=1)
+    job = Job.objects.create(name="Backup", account=account, options={"batch_bytes": 20_000})
+    try:
+        run, _ = runner.trigger(job, JobRun.Trigger.MANUAL, send=False)
+        run = runner.execute(run.pk)
+    finally:
+        proxy.close()
+    assert run.state == JobRun.State.PARTIAL
+    inbox = live.folder_bar(run.folders.get(folder="INBOX"), run.finished_at)
+    assert (inbox.state, inbox.done, inbox.total) == ("partial", len(others), len(others) + 1)
+    assert not inbox.complete and inbox.percent < 100
+    assert inbox.error == "1 parked (retried next run)"
+
+
 def test_a_message_whose_fetch_times_out_every_time_is_parked(
     dovecot, mail_user, poisoned_inbox, settings
 ):

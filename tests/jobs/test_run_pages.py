@@ -114,3 +114,19 @@ def test_times_are_shown_in_the_site_time_zone_with_its_name(client, alice, run,
     assert 'queued <time datetime="2026-01-15T09:30:00+00:00">2026-01-15 10:30 CET</time>' in page
     history = client.get("/jobs/runs/").content.decode()
     assert "2026-01-15 10:30 CET" in history
+
+
+def test_the_page_shows_bytes_of_the_bytes_to_fetch_where_every_folder_told_its_size(
+    client, alice, run
+):
+    inbox = folder(run, "INBOX", "running", total=10, done=4, nbytes=2 * 1024 * 1024)
+    FolderRun.objects.filter(pk=inbox.pk).update(total_bytes=5 * 1024 * 1024)
+    sent = folder(run, "Sent", "done", total=2, done=2, nbytes=1024 * 1024)
+    FolderRun.objects.filter(pk=sent.pk).update(total_bytes=1024 * 1024)
+    text = visible_text(live(client, run, state="running"))
+    assert "6 of 12" in " ".join(text.split())  # the messages
+    assert "3.0\xa0MB of 6.0\xa0MB" in text  # all folders
+    assert "2.0\xa0MB of 5.0\xa0MB" in text  # INBOX's row
+    folder(run, "Archive", "running", total=5, done=1, nbytes=1000)  # told no size
+    text = visible_text(live(client, run, state="running"))
+    assert "3.0\xa0MB of" not in text and "2.0\xa0MB of 5.0\xa0MB" in text

@@ -71,6 +71,8 @@ EXPECT = {
     "users:reset-two-factor": ADMINS, "users:delete": ADMINS, "users:unlock": ADMINS,
     "users:my-password": EVERYONE, "users:two-factor": EVERYONE,
     "audit:list": ADMINS, "audit:csv": ADMINS,
+    "sitesettings:edit": ADMINS, "sitesettings:notify-test": ADMINS,
+    "sitesettings:mail-test": ADMINS,
 }  # fmt: skip
 # Query strings some views need to reach their object.
 QUERY = {

@@ -134,7 +134,7 @@ def test_a_verify_job_reports_on_the_run_page_and_dashboard_and_notifies(backed_
     run, _ = runner.trigger(job, JobRun.Trigger.MANUAL, send=False)
     run = runner.execute(run.pk)
     assert run.state == JobRun.State.SUCCEEDED, run.error
-    assert run.messages_fetched == 0 and "9 stored messages re-read" in run.summary
+    assert run.messages_fetched == 9 and "9 stored messages re-read" in run.summary
     assert webhook.received == []  # nothing wrong: no notification
     Message.objects.filter(folder__account=backed_up, folder__name="R&D", uid=3).delete()
     run, _ = runner.trigger(job, JobRun.Trigger.MANUAL, send=False)
@@ -175,3 +175,18 @@ def webhook():
     server.url = f"json://127.0.0.1:{server.server_port}/verify-hook"
     yield server
     server.shutdown()
+
+
+def test_a_verify_run_counts_the_messages_it_re_read_like_its_summary(backed_up):
+    from jobs import live, runner
+    from jobs.models import Job, JobRun
+
+    job = Job.objects.create(name="Verify", kind=Job.Kind.VERIFY, account=backed_up)
+    run, _ = runner.trigger(job, JobRun.Trigger.MANUAL, send=False)
+    run = runner.execute(run.pk)
+    assert run.summary.startswith("9 stored messages re-read")
+    stored = sum(Message.objects.filter(folder__account=backed_up).values_list("size", flat=True))
+    assert (run.messages_fetched, run.messages_total, run.bytes_fetched) == (9, 9, stored)
+    figures = live.overall(run, list(run.folders.all()))
+    assert (figures.done, figures.total, figures.bytes) == (9, 9, stored)
+    assert figures.total_bytes == stored

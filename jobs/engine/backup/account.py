@@ -115,8 +115,13 @@ class BackupRun(reconnect.ReconnectingRun):
         self.fatal: BaseException | None = None
         self.unreachable: set[str] = set()  # folders given up because the server was gone
         self.missing: list[str] = []  # folders asked for by name that the server lacks
+        # Messages per folder as LIST-STATUS or STATUS told them: a folder the run never
+        # reached (cancelled, paused) still counts what the server holds.
+        self.counts: dict[str, int] = {}
         # Per folder: UIDs in flight when its connection broke, kept across its reconnects.
         self.suspects: dict[str, Suspects] = {}
+        # Per folder: its latest attempt, which the next one (after a reconnect) counts on from.
+        self.attempts: dict[str, FolderBackup] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -126,6 +131,7 @@ class BackupRun(reconnect.ReconnectingRun):
             listed = session.list_folders()
             state.mark_gone_folders(self.ctx.account, [f.raw_name for f in listed])
             chosen = self.select(listed)
+            self.counts = {f.raw_name: f.status.messages for f in chosen if f.status}
             self.missing = sorted(set(self.ctx.options.folders or ()) - {f.name for f in listed})
             work = [f for f in chosen if not self.unchanged(session, f)]
         except Exception as exc:
@@ -177,6 +183,7 @@ class BackupRun(reconnect.ReconnectingRun):
         if row is None or row.last_synced_at is None:
             return False
         status = server.status or session.status(server.raw_name)
+        self.counts[server.raw_name] = status.messages
         if not state.is_unchanged(row, status):
             return False
         self.reports[server.raw_name] = reconcile(row, status.messages, 0)
@@ -242,6 +249,8 @@ class BackupRun(reconnect.ReconnectingRun):
     def attempt(self, server: ServerFolder, session: ImapSession) -> FolderReport:
         suspects = self.suspects.setdefault(server.raw_name, Suspects())
         backup = FolderBackup(session, server, self.ctx, suspects)
+        backup.resume_from(self.attempts.get(server.raw_name))
+        self.attempts[server.raw_name] = backup
         try:
             report = backup.run()
         except Cancelled:
@@ -251,18 +260,19 @@ class BackupRun(reconnect.ReconnectingRun):
             self.halt.set()
             self.ctx.log(f"{server.name}: {exc}; the next run continues")
             return self.halted(server, backup, "paused")
-        self.ctx.progress(
-            FolderProgress(server.name, "done", report.fetched, report.fetched, report.bytes)
-        )
+        self.ctx.progress(folder_outcome(report, backup.progress.total_bytes))
         return report
 
     def halted(self, server: ServerFolder, backup: FolderBackup, how: str) -> FolderReport:
         p = backup.progress
-        self.ctx.progress(FolderProgress(server.name, how, p.total, p.done, p.bytes))
+        self.ctx.progress(
+            FolderProgress(server.name, how, p.total, p.done, p.bytes, total_bytes=p.total_bytes)
+        )
         if backup.folder is None:
             return FolderReport(server.name, how)
         report = reconcile(backup.folder, 0, backup.fetched, p.bytes)
-        report.state, report.on_server = how, report.in_archive
+        on_server = backup.exists if backup.exists is not None else self.counts.get(server.raw_name)
+        report.state, report.on_server = how, report.in_archive if on_server is None else on_server
         return report
 
     def stop_all(self, exc: errors.PermanentError, server: ServerFolder) -> FolderReport:
@@ -287,9 +297,9 @@ class BackupRun(reconnect.ReconnectingRun):
 
     def build_report(self, chosen: list[ServerFolder]) -> BackupReport:
         reports = [self.reports[f.raw_name] for f in chosen if f.raw_name in self.reports]
-        for folder in chosen:
-            if folder.raw_name not in self.reports:  # never started: halted before its turn
-                reports.append(FolderReport(folder.name, self.halt_reason or "cancelled"))
+        unreached = [f for f in chosen if f.raw_name not in self.reports]
+        self.count_on_server([f for f in unreached if f.raw_name not in self.counts])
+        reports += [self.unreached(f) for f in unreached]
         for name in self.missing:  # asked for by name, but the server has no such folder
             reports.append(FolderReport(name, "failed", error="the server has no such folder"))
         failed = [r for r in reports if r.state == "failed"]
@@ -309,6 +319,33 @@ class BackupRun(reconnect.ReconnectingRun):
         report.error = "; ".join(problems)[:2000]
         return report
 
+    def count_on_server(self, folders: list[ServerFolder]) -> None:
+        """STATUS for the folders never reached whose count no LIST-STATUS gave."""
+        if not folders:
+            return
+        try:
+            session = self.connect()
+            try:
+                for folder in folders:
+                    self.counts[folder.raw_name] = session.status(folder.raw_name).messages
+            finally:
+                session.logout()
+        except Exception as exc:  # noqa: BLE001 - the counts stay unknown, the outcome stands
+            self.ctx.log(f"Could not count the folders not reached: {_sentence(exc)}")
+
+    def unreached(self, server: ServerFolder) -> FolderReport:
+        """A folder halted before its turn: what the server holds, what the archive has."""
+        how = self.halt_reason or "cancelled"
+        on_server = self.counts.get(server.raw_name, 0)
+        row = state.current_folder(self.ctx.account, server.raw_name)
+        report = reconcile(row, on_server, 0) if row else FolderReport(server.name, how)
+        report.state, report.folder, report.on_server = how, server.name, on_server
+        # Its row: what was still to fetch (the folder's size only when none of it is archived).
+        due = max(on_server - report.in_archive, 0)
+        size = (server.status.size or 0) if server.status and not report.in_archive else 0
+        self.ctx.progress(FolderProgress(server.name, how, due, 0, total_bytes=size))
+        return report
+
     def overall(self, reports: list[FolderReport], failed: list[FolderReport]) -> str:
         if self.halt_reason == "paused":
             return "paused"
@@ -319,6 +356,21 @@ class BackupRun(reconnect.ReconnectingRun):
         if any(r.parked for r in reports):
             return "partial"  # the rest is in; the parked UIDs are retried next run
         return "succeeded"
+
+
+def folder_outcome(report: FolderReport, total_bytes: int = 0) -> FolderProgress:
+    """A finished folder's last progress. Parked messages were to be fetched too: "611 of
+    2,000, 1,389 parked" rather than a full bar of 611 / 611."""
+    fetched, parked = report.fetched, report.parked
+    if not parked:
+        return FolderProgress(
+            report.folder, "done", fetched, fetched, report.bytes, "", report.bytes
+        )
+    note = f"{parked:,} parked (retried next run)"
+    total_bytes = max(total_bytes, report.bytes)
+    return FolderProgress(
+        report.folder, "partial", fetched + parked, fetched, report.bytes, note, total_bytes
+    )
 
 
 def _drop_session(session: ImapSession | None) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from jobs.engine.copying.mapping import Rule
 from jobs.engine.progress import DEFAULT_BATCH_BYTES
+from jobs.engine.sizes import size_text
 
 
 @dataclass
@@ -95,10 +96,10 @@ class SyncReport:
         if self.dry_run:
             create = sum(f.create for f in folders)
             count = sum(f.to_copy for f in folders)
-            size = sum(f.to_copy_bytes for f in folders) / 1e6
+            size = size_text(sum(f.to_copy_bytes for f in folders))
             return (
                 f"dry run: would create {create} folder{'s' if create != 1 else ''} and copy "
-                f"{count:,} message{'s' if count != 1 else ''} ({size:,.1f} MB); nothing changed"
+                f"{count:,} message{'s' if count != 1 else ''} ({size}); nothing changed"
             )
         source = sum(f.on_source for f in folders)
         present = sum(min(f.on_destination, f.on_source) for f in folders)

@@ -26,6 +26,7 @@ from jobs.engine.copying.mapping import FolderMap
 from jobs.engine.copying.report import SyncFolderReport, SyncOptions, SyncReport
 from jobs.engine.drops import Cancelled
 from jobs.engine.progress import FolderProgress
+from jobs.engine.sizes import size_text
 from jobs.engine.sync import plan
 from jobs.engine.sync import state as syncstate
 from jobs.engine.sync.folder import FolderSync, SyncContext
@@ -118,8 +119,8 @@ class _SyncRun(reconnect.ReconnectingRun):
         left = max(0, quota[1] - quota[0])
         if need > left:
             self.ctx.log(
-                f"Warning: the selected folders hold {need / 1e6:,.1f} MB but the destination has "
-                f"{left / 1e6:,.1f} MB left of its quota: the migration would not fit."
+                f"Warning: the selected folders hold {size_text(need)} but the destination has "
+                f"{size_text(left)} left of its quota: the migration would not fit."
             )
 
     # -- connections -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from jobs.engine.copying.destination import Destination
 from jobs.engine.copying.mapping import FolderMap, Layout
 from jobs.engine.copying.report import SyncOptions
+from jobs.engine.sizes import size_text
 from jobs.engine.sync import plan
 from jobs.engine.sync.plan import FolderSize
 from mail import errors
@@ -103,9 +104,9 @@ def _login(side: Side, connect, account):
 def _warn(report: Preflight) -> None:
     dest = report.destination
     if report.fits is False:
-        need, left = report.selected_bytes / 1e6, dest.quota_left / 1e6
+        need, left = size_text(report.selected_bytes), size_text(dest.quota_left)
         report.warnings.append(
-            f"The selected folders hold {need:,.1f} MB but the destination has {left:,.1f} MB "
+            f"The selected folders hold {need} but the destination has {left} "
             "left of its quota: the migration would not fit."
         )
     if not dict(dest.capabilities).get("UIDPLUS"):
