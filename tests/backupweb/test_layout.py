@@ -10,9 +10,11 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "archive", "audit", "backupweb", "jobs", "mail", "users")
+APPS = ("accounts", "api", "archive", "audit", "backupweb", "jobs", "mail", "users")
 # Apps below jobs/: none of them may import it (DESIGN.md, Layout).
 BELOW_JOBS = ("accounts", "archive", "audit", "mail", "users")
+# The API sits on top: nothing else may import it.
+BELOW_API = ("accounts", "archive", "audit", "jobs", "mail", "users")
 MAX_LINES = 500
 
 
@@ -102,6 +104,17 @@ def test_no_app_below_jobs_imports_jobs():
         if name.startswith(BELOW_JOBS)
         for target in targets
         if target == "jobs" or target.startswith("jobs.")
+    ]
+    assert upward == []
+
+
+def test_nothing_but_the_url_configuration_imports_the_api():
+    upward = [
+        f"{name} imports {target}"
+        for name, targets in graph().items()
+        if name.startswith(BELOW_API)
+        for target in targets
+        if target == "api" or target.startswith("api.")
     ]
     assert upward == []
 
