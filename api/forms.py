@@ -1,7 +1,7 @@
 """Writes through the pages' own forms, so the API and the pages share one set of rules.
 
-A change (PUT or PATCH) starts from what the form would show for the object and applies the
-fields the request sends; a field the request leaves out keeps its value (a password left out
+A write starts from what the form would show (its defaults for a new object, the object's
+values for a change) and applies the fields the request sends; a field the request leaves out keeps its value (a password left out
 keeps the stored one, as on the page).
 """
 
@@ -18,10 +18,10 @@ def bound_form(form_class: type[forms.BaseForm], data: Any, instance: Model | No
     """The form bound to the object's current values with `data` on top; 400 when invalid."""
     if not isinstance(data, dict):
         raise ValidationError({"detail": "Send a JSON object."})
-    current = {}
-    if instance is not None:
-        unbound = form_class(instance=instance)
-        current = {name: unbound[name].value() for name in unbound.fields}
+    # What the page's form would show: its defaults for a new object, the object's values.
+    unbound = form_class(instance=instance)
+    current = {name: unbound[name].value() for name in unbound.fields}
+    current = {name: value for name, value in current.items() if value is not None}
     form = form_class({**current, **_plain(data)}, instance=instance)
     if not form.is_valid():
         raise ValidationError(form.errors.get_json_data())
