@@ -1,8 +1,8 @@
 """Writes through the pages' own forms, so the API and the pages share one set of rules.
 
 A write starts from what the form would show (its defaults for a new object, the object's
-values for a change) and applies the fields the request sends; a field the request leaves out keeps its value (a password left out
-keeps the stored one, as on the page).
+values for a change) and applies the fields the request sends; a field the request leaves out
+keeps its value (a password left out keeps the stored one, as on the page).
 """
 
 from __future__ import annotations
