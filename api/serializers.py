@@ -32,6 +32,15 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ArchiveAccountSerializer(serializers.ModelSerializer):
+    """What a viewer sees of a granted account, as on the archive pages: its name."""
+
+    class Meta:
+        model = Account
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
 class AccountWriteSerializer(serializers.Serializer):
     """The request body of a create or change (validated by the account form)."""
 

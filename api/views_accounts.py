@@ -18,9 +18,17 @@ from accounts.forms import AccountForm
 from accounts.models import Account
 from api.auth import record
 from api.forms import bound_form
-from api.serializers import AccountSerializer, AccountWriteSerializer, ConnectionReportSerializer
+from api.serializers import (
+    AccountSerializer,
+    AccountWriteSerializer,
+    ArchiveAccountSerializer,
+    ConnectionReportSerializer,
+)
 from backupweb import ratelimit
-from backupweb.access import STAFF, accounts_visible_to, get_account_for_user
+from backupweb.access import STAFF, accounts_visible_to, get_account_for_user, is_staff_role
+
+
+VIEWERS_SEE = "Viewers see the granted accounts, each with its id and name only."
 
 
 def visible_account(request: Request, pk: int) -> Account:
@@ -28,13 +36,19 @@ def visible_account(request: Request, pk: int) -> Account:
     return get_account_for_user(request.user, pk, Account.objects.active())
 
 
+def serializer_for(request: Request) -> type[AccountSerializer | ArchiveAccountSerializer]:
+    """Administrators and operators see an account's settings; viewers only its name, as the
+    archive pages show them (the account pages are not theirs)."""
+    return AccountSerializer if is_staff_role(request.user) else ArchiveAccountSerializer
+
+
 class AccountList(APIView):
     write_roles = STAFF
 
-    @extend_schema(responses=AccountSerializer(many=True))
+    @extend_schema(responses=AccountSerializer(many=True), description=VIEWERS_SEE)
     def get(self, request: Request) -> Response:
         accounts = accounts_visible_to(request.user, Account.objects.active()).order_by("name")
-        return Response(AccountSerializer(accounts, many=True).data)
+        return Response(serializer_for(request)(accounts, many=True).data)
 
     @extend_schema(request=AccountWriteSerializer, responses={201: AccountSerializer})
     def post(self, request: Request) -> Response:
@@ -46,9 +60,9 @@ class AccountList(APIView):
 class AccountDetail(APIView):
     write_roles = STAFF
 
-    @extend_schema(responses=AccountSerializer)
+    @extend_schema(responses=AccountSerializer, description=VIEWERS_SEE)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(AccountSerializer(visible_account(request, pk)).data)
+        return Response(serializer_for(request)(visible_account(request, pk)).data)
 
     @extend_schema(request=AccountWriteSerializer, responses=AccountSerializer)
     def patch(self, request: Request, pk: int) -> Response:

@@ -23,6 +23,15 @@ def test_the_account_list_answers_what_each_user_may_see_and_nothing_more(world)
     assert names(api_client(tokens["victor"]).get(url)) == []
 
 
+def test_a_viewer_sees_a_granted_accounts_name_but_not_its_settings(world):
+    url = reverse("api:account", args=[world["granted"].pk])
+    assert api_client(world["tokens"]["vera"]).get(url).json() == {
+        "id": world["granted"].pk,
+        "name": "granted",
+    }
+    assert api_client(world["tokens"]["oscar"]).get(url).json()["username"] == "granted"
+
+
 def test_an_account_never_shows_its_secret_only_that_one_is_stored(world):
     response = api_client(world["tokens"]["oscar"]).get(reverse("api:accounts"))
     assert b"secret-of-" not in response.content
