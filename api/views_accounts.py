@@ -27,7 +27,6 @@ from api.serializers import (
 from backupweb import ratelimit
 from backupweb.access import STAFF, accounts_visible_to, get_account_for_user, is_staff_role
 
-
 VIEWERS_SEE = "Viewers see the granted accounts, each with its id and name only."
 
 
