@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
 from archive.blobstore import get_store
@@ -19,6 +20,7 @@ def test_a_viewer_lists_the_folders_and_messages_of_a_granted_account(world):
     assert [m["subject"] for m in page["results"]] == ["Granted news"]
 
 
+@pytest.mark.postgres
 def test_folder_pages_follow_the_cursor_without_gaps_or_repeats(world):
     folder = world["own_folder"]
     archive_raws(folder, [raw_message(f"Page {n}", f"p{n}") for n in range(4)], start=10)
@@ -57,6 +59,7 @@ def test_an_attachment_downloads_under_its_name_and_the_message_lists_its_parts(
     assert "plan.pdf" in response["Content-Disposition"]
 
 
+@pytest.mark.postgres
 def test_search_uses_the_search_pages_fields_and_stays_inside_the_grants(world):
     vera = api_client(world["tokens"]["vera"])
     alice = api_client(world["tokens"]["alice"])
@@ -70,6 +73,7 @@ def test_search_uses_the_search_pages_fields_and_stays_inside_the_grants(world):
     assert vera.get(url).status_code == 400
 
 
+@pytest.mark.postgres
 def test_a_viewer_without_grants_who_searches_finds_nothing_on_the_api_and_the_page(world):
     victor = world["users"]["victor"]
     response = api_client(world["tokens"]["victor"]).get(reverse("api:search"), {"q": "news"})
