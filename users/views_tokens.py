@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,20 +11,7 @@ from django.views.decorators.http import require_POST
 import audit
 from backupweb.access import any_role_required
 from users import api_tokens
-from users.models import ApiToken
-
-
-class NewTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False, help_text="e.g. 'nightly script'")
-    scope = forms.ChoiceField(
-        choices=ApiToken.Scope.choices,
-        initial=ApiToken.Scope.READ,
-        help_text="Read: look only. Operate: also change accounts and jobs, start and cancel "
-        "runs. Admin: also users, grants and the audit log. Never more than your own role.",
-    )
-    expires = forms.IntegerField(
-        label="Expires after (days)", min_value=1, max_value=3650, required=False, initial=90
-    )
+from users.forms import NewTokenForm
 
 
 @any_role_required

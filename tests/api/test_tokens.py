@@ -68,6 +68,15 @@ def test_an_admin_token_never_exceeds_its_viewers_rights(world):
     assert client.get(other).status_code == 404
 
 
+def test_a_revoked_grant_ends_a_viewers_token_access_at_once(world):
+    client = api_client(world["tokens"]["vera"])
+    url = reverse("api:message", args=[world["own"].pk])
+    assert client.get(url).status_code == 200
+    world["users"]["vera"].profile.accounts.clear()
+    assert client.get(url).status_code == 404
+    assert client.get(reverse("api:accounts")).json() == []
+
+
 def test_a_disabled_users_tokens_stop_working(world):
     vera = world["users"]["vera"]
     vera.is_active = False
