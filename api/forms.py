@@ -14,15 +14,18 @@ from django.db.models import Model
 from rest_framework.exceptions import ValidationError
 
 
-def bound_form(form_class: type[forms.BaseForm], data: Any, instance: Model | None = None):
-    """The form bound to the object's current values with `data` on top; 400 when invalid."""
+def bound_form(
+    form_class: type[forms.BaseForm], data: Any, instance: Model | None = None, **kwargs: Any
+):
+    """The form bound to the object's current values with `data` on top; 400 when invalid.
+    `kwargs` go to the form as the page gives them."""
     if not isinstance(data, dict):
         raise ValidationError({"detail": "Send a JSON object."})
     # What the page's form would show: its defaults for a new object, the object's values.
-    unbound = form_class(instance=instance)
+    unbound = form_class(instance=instance, **kwargs)
     current = {name: unbound[name].value() for name in unbound.fields}
     current = {name: value for name, value in current.items() if value is not None}
-    form = form_class({**current, **_plain(data)}, instance=instance)
+    form = form_class({**current, **_plain(data)}, instance=instance, **kwargs)
     if not form.is_valid():
         raise ValidationError(form.errors.get_json_data())
     return form
@@ -32,7 +35,7 @@ def _plain(data: dict) -> dict:
     """JSON lists of lines (folders, notification URLs) as the text the form's box takes."""
     out = {}
     for key, value in data.items():
-        if isinstance(value, list) and key not in ("weekdays",):
+        if isinstance(value, list) and key not in ("weekdays", "accounts"):
             value = "\n".join(str(v) for v in value)
         out[key] = value
     return out

@@ -182,6 +182,17 @@ class UserSerializer(serializers.ModelSerializer):
         return sorted(profile.accounts.values_list("pk", flat=True)) if profile else []
 
 
+class UserWriteSerializer(serializers.Serializer):
+    """The request body of a change (validated by the users page's form)."""
+
+    email = serializers.EmailField(required=False)
+    first_name = serializers.CharField(required=False)
+    last_name = serializers.CharField(required=False)
+    is_active = serializers.BooleanField(required=False)
+    role = serializers.ChoiceField(["administrator", "operator", "viewer"], required=False)
+    accounts = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
 class GrantsSerializer(serializers.Serializer):
     accounts = serializers.ListField(child=serializers.IntegerField())
 

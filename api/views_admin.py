@@ -13,10 +13,17 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from api.auth import django_request
-from api.serializers import AuditEventSerializer, GrantsSerializer, UserSerializer
+from api.forms import bound_form
+from api.serializers import (
+    AuditEventSerializer,
+    GrantsSerializer,
+    UserSerializer,
+    UserWriteSerializer,
+)
 from audit.views import filtered
 from backupweb.access import ADMINISTRATOR, role_of
 from users import services
+from users.forms import UserForm
 
 EVENTS_PER_PAGE = 200
 
@@ -37,6 +44,25 @@ class UserDetail(AdminView):
     @extend_schema(responses=UserSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(UserSerializer(get_object_or_404(get_user_model(), pk=pk)).data)
+
+    @extend_schema(request=UserWriteSerializer, responses=UserSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        """Change a user through the users page's form: nobody changes their own role or
+        disables themselves."""
+        target = get_object_or_404(get_user_model(), pk=pk)
+        profile = services.profile_of(target)
+        form = bound_form(
+            UserForm, request.data, target,
+            role=role_of(target) or profile.role,
+            accounts=list(profile.accounts.values_list("pk", flat=True)),
+            editing_self=target.pk == request.user.pk,
+        )  # fmt: skip
+        user = form.save(commit=False)
+        changed = [f for f in form.changed_data if f not in ("role", "accounts")]
+        role, accounts = form.cleaned_data["role"], form.cleaned_data["accounts"]
+        services.save_user(django_request(request), user, role, accounts, created=False,
+                           changed=changed)  # fmt: skip
+        return Response(UserSerializer(get_user_model().objects.get(pk=pk)).data)
 
 
 class UserGrants(AdminView):

@@ -50,3 +50,27 @@ def test_the_audit_log_reads_newest_first_with_the_pages_filters(world):
     assert ids == sorted(ids, reverse=True)
     older = alice.get(reverse("api:audit"), {"before": ids[0]}).json()
     assert [e["id"] for e in older] == ids[1:]
+
+
+def test_an_administrator_makes_a_viewer_an_operator_and_their_token_follows(world):
+    victor = world["users"]["victor"]
+    client = api_client(world["tokens"]["victor"])
+    assert client.get(reverse("api:jobs")).status_code == 403
+    response = api_client(world["tokens"]["alice"]).patch(
+        reverse("api:user", args=[victor.pk]), {"role": "operator"},
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 200 and response.json()["role"] == "operator"
+    assert client.get(reverse("api:jobs")).status_code == 200  # a read token reads jobs now
+    assert AuditEvent.objects.get(action="user.change").details["role"] == "operator"
+
+
+def test_an_administrator_cannot_demote_or_disable_themselves_over_the_api(world):
+    alice = world["users"]["alice"]
+    response = api_client(world["tokens"]["alice"]).patch(
+        reverse("api:user", args=[alice.pk]), {"role": "viewer", "is_active": False},
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 200
+    alice.refresh_from_db()
+    assert alice.is_active and alice.profile.role == "administrator"
