@@ -4,9 +4,11 @@ token once."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_accounts import csp_violations
+from tests.e2e.test_layout import WIDTHS, assert_fits
 
 
 def test_the_api_docs_render_from_local_files_without_csp_violations(logged_in_page, live_server):
@@ -25,8 +27,10 @@ def test_the_api_docs_render_from_local_files_without_csp_violations(logged_in_p
     assert violations == [] and elsewhere == []
 
 
-def test_a_new_token_is_shown_once_on_the_tokens_page(logged_in_page):
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_new_token_is_shown_once_on_the_tokens_page_that_fits_the_screen(logged_in_page, width):
     page = logged_in_page
+    page.set_viewport_size({"width": width, "height": 800})
     page.goto("/users/me/tokens/")
     page.get_by_label("Name").fill("nightly script")
     page.get_by_role("button", name="Create token").click()
@@ -35,3 +39,4 @@ def test_a_new_token_is_shown_once_on_the_tokens_page(logged_in_page):
     page.goto("/users/me/tokens/")  # a later visit
     expect(page.locator("#new-token")).to_have_count(0)
     expect(page.get_by_role("cell", name="nightly script")).to_be_visible()
+    assert_fits(page, f"tokens at {width} px")

@@ -126,6 +126,7 @@ def test_every_page_fits_the_screen_without_template_text(
         "folder": f"/archive/folders/{folder.pk}/",
         "message": f"/archive/messages/{message.pk}/",
         "users": "/users/",
+        "tokens": "/users/me/tokens/",
     }
     for name, url in pages.items():
         page.goto(url)
