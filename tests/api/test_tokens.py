@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from backupweb.redis import get_redis
 from tests.helpers.api import api_client, make_token
 from users.models import ApiToken
@@ -116,3 +117,20 @@ def test_nobody_revokes_another_users_token(world):
     page.force_login(world["users"]["victor"])
     assert page.post(reverse("users:token-revoke", args=[row.pk])).status_code == 404
     assert api_client(world["tokens"]["vera"]).get(reverse("api:accounts")).status_code == 200
+
+
+def test_an_administrator_revokes_another_users_token_in_the_admin(world):
+    row = ApiToken.objects.get(user__username="vera")
+    admin_site = api_client()
+    admin_site.force_login(world["users"]["alice"])
+    listing = admin_site.get(reverse("admin:users_apitoken_changelist"))
+    assert listing.status_code == 200 and row.prefix.encode() in listing.content
+    assert row.digest.encode() not in listing.content
+    detail = admin_site.get(reverse("admin:users_apitoken_change", args=[row.pk]))
+    assert detail.status_code == 200 and row.digest.encode() not in detail.content
+    admin_site.post(
+        reverse("admin:users_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [row.pk]},
+    )
+    assert api_client(world["tokens"]["vera"]).get(reverse("api:accounts")).status_code == 401
+    assert AuditEvent.objects.filter(action="api_token.revoke", actor="alice").count() == 1
