@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import Account
 from audit.models import AuditEvent
 from backupweb.redis import get_redis
-from tests.helpers.api import api_client
+from tests.helpers.api import api_client, start_of_a_rate_window
 
 
 def names(response) -> list[str]:
@@ -92,6 +92,7 @@ def test_deleting_an_account_keeps_its_archive_unless_asked(world):
 def test_a_connection_test_reports_the_failure_and_is_limited_per_user(world, settings, use_redis):
     settings.CONNECTION_TESTS_PER_MINUTE = 1
     get_redis().flushdb()
+    start_of_a_rate_window()
     client = api_client(world["tokens"]["oscar"])
     url = reverse("api:account-test", args=[world["other"].pk])
     first = client.post(url)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from backupweb.redis import get_redis
-from tests.helpers.api import api_client, make_token
+from tests.helpers.api import api_client, make_token, start_of_a_rate_window
 from users.models import ApiToken
 
 
@@ -90,6 +90,7 @@ def test_requests_past_the_per_token_limit_are_refused_until_the_next_minute(
 ):
     settings.API_REQUESTS_PER_MINUTE = 3
     get_redis().flushdb()
+    start_of_a_rate_window()
     vera, victor = api_client(world["tokens"]["vera"]), api_client(world["tokens"]["victor"])
     answers = [vera.get(reverse("api:accounts")).status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from django.test import Client
 from django.utils import timezone
@@ -24,3 +25,11 @@ def api_client(token: str | None = None) -> Client:
     """A client that sends `Authorization: Bearer <token>` (none: an anonymous client)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return Client(headers=headers, raise_request_exception=True)
+
+
+def start_of_a_rate_window(seconds: int = 60, margin: float = 3.0) -> None:
+    """Wait out the end of the current rate-limit window (backupweb.ratelimit counts per
+    window), so a test's few requests all fall in one."""
+    left = seconds - time.time() % seconds
+    if left < margin:
+        time.sleep(left + 0.05)
