@@ -146,6 +146,18 @@ class MessageSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="pass as `after` for the next page")
+
+
+class SearchPageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+    next_after = serializers.IntegerField(
+        allow_null=True, help_text="pass as `after` for the next page"
+    )
+
+
 class PartSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     content_type = serializers.CharField()

@@ -15,7 +15,9 @@ from api.auth import django_request, record
 from api.serializers import (
     FolderSerializer,
     MessageDetailSerializer,
+    MessagePageSerializer,
     MessageSerializer,
+    SearchPageSerializer,
 )
 from archive import browse, search, views, views_transfer
 from archive.blobstore import BlobError, get_store
@@ -56,7 +58,7 @@ class FolderMessages(APIView):
             OpenApiParameter("after", str, description="next of the previous page"),
             OpenApiParameter("per_page", int, description=f"1 to {MAX_PER_PAGE}"),
         ],
-        responses=MessageSerializer(many=True),
+        responses=MessagePageSerializer,
     )
     def get(self, request: Request, pk: int) -> Response:
         folder = views.get_folder_for_user(request.user, pk)
@@ -103,7 +105,7 @@ class MessagePart(APIView):
 
 
 class Search(APIView):
-    @extend_schema(parameters=SEARCH_FIELDS, responses=MessageSerializer(many=True))
+    @extend_schema(parameters=SEARCH_FIELDS, responses=SearchPageSerializer)
     def get(self, request: Request) -> Response:
         accounts = views.accounts_for_user(request.user)
         form = SearchForm(request.query_params, accounts=accounts)

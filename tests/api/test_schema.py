@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import re
 
+import jsonschema
 import yaml
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.urls import reverse
 
-from tests.api.test_access_walk import api_patterns
+from tests.api.test_access_walk import api_patterns, url_for
 from tests.helpers.api import api_client
 
 
@@ -55,3 +56,37 @@ def test_the_docs_page_loads_only_local_files_and_no_inline_code(world):
         "application/javascript"
     )
     assert b"SwaggerUIBundle" in response.content
+
+
+def json_schema(node, components: dict):
+    """An OpenAPI 3.0 schema as JSON Schema: references resolved, `nullable` as a null type."""
+    if isinstance(node, list):
+        return [json_schema(n, components) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return json_schema(components[node["$ref"].rsplit("/", 1)[1]], components)
+    out = {k: json_schema(v, components) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable"):
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def test_every_json_answer_matches_its_schema(world):
+    out = io.StringIO()
+    call_command("spectacular", stdout=out)
+    schema = yaml.safe_load(out.getvalue())
+    components = schema["components"]["schemas"]
+    client = api_client(world["tokens"]["alice"])
+    checked = 0
+    for name, route, view_class in api_patterns():
+        if not hasattr(view_class, "get"):
+            continue
+        response = client.get(url_for(name, route, world["ids"]))
+        if response.get("Content-Type") != "application/json":
+            continue  # downloads
+        path = re.sub(r"<int:(\w+)>", r"{\1}", "/" + route).replace("{pk}", "{id}")
+        answer = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        jsonschema.validate(response.json(), json_schema(answer["schema"], components))
+        checked += 1
+    assert checked >= 12
