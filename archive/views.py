@@ -18,6 +18,7 @@ from archive import browse, threads
 from archive.blobstore import BlobError, get_store
 from archive.mime import TooComplex, build_view, find_part, nested_raw, parse_email, payload_bytes
 from archive.models import Folder, Message
+from archive.search import SearchQuery
 from archive.viewer import (
     body_response,
     download_content_type,
@@ -26,7 +27,7 @@ from archive.viewer import (
     sanitize_html,
     set_download_headers,
 )
-from backupweb.access import accounts_visible_to
+from backupweb.access import STAFF, accounts_visible_to, role_of
 
 MAX_SOURCE_CHARS = 5 * 1024 * 1024
 
@@ -57,6 +58,13 @@ def get_message_for_user(user, pk: int) -> Message:
         ),
         pk=pk,
     )
+
+
+def scope_search(q: SearchQuery, user) -> SearchQuery:
+    """Limit a search to the accounts the user may see (viewers: their grants)."""
+    if role_of(user) not in STAFF:
+        q.account_ids = list(accounts_for_user(user).values_list("pk", flat=True))
+    return q
 
 
 def _nested_path(request: HttpRequest) -> list[int]:

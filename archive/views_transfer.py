@@ -17,8 +17,13 @@ from archive.models import ImportRun, Message
 from archive.safenames import safe_component
 from archive.tasks import import_mail
 from archive.viewer import set_download_headers
-from archive.views import accounts_for_user, get_account_for_user, get_folder_for_user
-from backupweb.access import STAFF, role_of, staff_required
+from archive.views import (
+    accounts_for_user,
+    get_account_for_user,
+    get_folder_for_user,
+    scope_search,
+)
+from backupweb.access import staff_required
 
 MAX_SELECTION = 10_000
 
@@ -29,7 +34,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
     page = q = None
     query_string = ""
     if form.is_bound and form.is_valid():
-        q = _scoped(form.to_query(), request.user)
+        q = scope_search(form.to_query(), request.user)
         if not q.empty or q.has_filters:
             after = request.GET.get("after")
             page = search.search(q, after=int(after) if (after or "").isdigit() else None)
@@ -48,13 +53,6 @@ def search_view(request: HttpRequest) -> HttpResponse:
         "restore_words": q.words if q else "",
     }
     return render(request, "archive/search.html", context)
-
-
-def _scoped(q, user):
-    """Limit a search to the accounts the user may see (viewers: their grants)."""
-    if role_of(user) not in STAFF:
-        q.account_ids = list(accounts_for_user(user).values_list("pk", flat=True))
-    return q
 
 
 # -- exports ----------------------------------------------------------------------------------
@@ -79,7 +77,7 @@ def export_selection(request: HttpRequest) -> tuple[object, str]:
         form = SearchForm(data, accounts=accounts_for_user(request.user))
         if not form.is_valid() or not (form.to_query().has_filters or not form.to_query().empty):
             raise Http404("Nothing to export.")
-        ids = _all_search_ids(_scoped(form.to_query(), request.user))
+        ids = _all_search_ids(scope_search(form.to_query(), request.user))
         return visible.filter(pk__in=ids), "search"
     raise Http404("Unknown export.")
 

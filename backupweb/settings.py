@@ -68,6 +68,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "backupweb",
     "accounts",
     "archive",
@@ -75,6 +78,7 @@ INSTALLED_APPS = [
     "users",
     "audit",
     "sitesettings",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +288,34 @@ METRICS_TOKEN = env_secret("METRICS_TOKEN")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="backupweb@localhost")
+
+# REST API (api/): personal access tokens only, JSON only, the same access rules as the pages.
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.TokenAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.auth.TokenThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "backupweb API",
+    "DESCRIPTION": "Accounts, jobs, runs, the archive, users and the audit log. Send a personal "
+    "access token (your profile's API tokens page) as `Authorization: Bearer TOKEN`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files come from the drf-spectacular-sidecar package, served as static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Runs and folder runs both have a "state": name each set of choices.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStateEnum": "jobs.models.JobRun.State",
+        "FolderRunStateEnum": "jobs.models.FolderRun.State",
+    },
+}
 
 # Security headers; Django's own CSP (SECURITY.md "Page security").
 SECURE_CSP = {

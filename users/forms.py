@@ -1,4 +1,5 @@
-"""Forms for signing in (with an optional TOTP code), managing users and two-factor setup."""
+"""Forms for signing in (with an optional TOTP code), managing users, two-factor setup and API
+tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.contrib.auth.signals import user_login_failed
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Account
+from users.models import ApiToken
 from users.roles import ROLE_HELP, Role
 
 
@@ -121,3 +123,16 @@ class TokenForm(forms.Form):
         if self.device is None or not self.device.verify_token(token):
             raise forms.ValidationError("That code is not right (or has expired); try again.")
         return token
+
+
+class NewTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False, help_text="e.g. 'nightly script'")
+    scope = forms.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        initial=ApiToken.Scope.READ,
+        help_text="Read: look only. Operate: also change accounts and jobs, start and cancel "
+        "runs. Admin: also users, grants and the audit log. Never more than your own role.",
+    )
+    expires = forms.IntegerField(
+        label="Expires after (days)", min_value=1, max_value=3650, required=False, initial=90
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from users import views
+from users import views, views_tokens
 
 app_name = "users"
 urlpatterns = [
@@ -13,4 +13,6 @@ urlpatterns = [
     path("lockouts/<int:pk>/unlock/", views.lockout_unlock, name="unlock"),
     path("me/password/", views.my_password, name="my-password"),
     path("me/two-factor/", views.two_factor, name="two-factor"),
+    path("me/tokens/", views_tokens.token_list, name="tokens"),
+    path("me/tokens/<int:pk>/revoke/", views_tokens.token_revoke, name="token-revoke"),
 ]

@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "archive", "audit", "backupweb", "jobs", "mail", "sitesettings", "users")
+APPS = ("accounts", "api", "archive", "audit", "backupweb", "jobs", "mail", "sitesettings", "users")
 # Apps below jobs/: none of them may import it (DESIGN.md, Layout). The site settings' values
 # are read by jobs, archive and audit alike; only its page (views) sits above jobs.
 BELOW_JOBS = (
@@ -25,6 +25,8 @@ BELOW_JOBS = (
     "sitesettings.mailer",
     "sitesettings.forms",
 )
+# The API sits on top: nothing else may import it.
+BELOW_API = ("accounts", "archive", "audit", "jobs", "mail", "sitesettings", "users")
 MAX_LINES = 500
 
 
@@ -114,6 +116,17 @@ def test_no_app_below_jobs_imports_jobs():
         if name.startswith(BELOW_JOBS)
         for target in targets
         if target == "jobs" or target.startswith("jobs.")
+    ]
+    assert upward == []
+
+
+def test_nothing_but_the_url_configuration_imports_the_api():
+    upward = [
+        f"{name} imports {target}"
+        for name, targets in graph().items()
+        if name.startswith(BELOW_API)
+        for target in targets
+        if target == "api" or target.startswith("api.")
     ]
     assert upward == []
 

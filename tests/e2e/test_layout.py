@@ -127,6 +127,7 @@ def test_every_page_fits_the_screen_without_template_text(
         "message": f"/archive/messages/{message.pk}/",
         "users": "/users/",
         "settings": "/settings/",
+        "tokens": "/users/me/tokens/",
     }
     for name, url in pages.items():
         page.goto(url)

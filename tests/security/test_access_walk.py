@@ -37,6 +37,8 @@ STAFF = "staff"  # administrators and operators; viewers 403
 ADMINS = "admins"  # administrators; operators and viewers 403
 ARCHIVE = "archive"  # administrators and operators; a viewer outside its grants 404
 METRICS = "metrics"  # staff; viewers and anonymous 401 (bearer token realm)
+SCHEMA = "schema"  # every signed-in role; anonymous 401 (a token also opens it)
+API = "api"  # tokens only (tests/api/test_access_walk.py): a session alone gets 401
 
 EXPECT = {
     "dashboard": EVERYONE,  # viewers are sent on to their archive
@@ -70,6 +72,8 @@ EXPECT = {
     "users:list": ADMINS, "users:new": ADMINS, "users:edit": ADMINS, "users:password": ADMINS,
     "users:reset-two-factor": ADMINS, "users:delete": ADMINS, "users:unlock": ADMINS,
     "users:my-password": EVERYONE, "users:two-factor": EVERYONE,
+    "users:tokens": EVERYONE, "users:token-revoke": EVERYONE,
+    "api-schema": SCHEMA, "api-docs": EVERYONE,
     "audit:list": ADMINS, "audit:csv": ADMINS,
     "sitesettings:edit": ADMINS, "sitesettings:notify-test": ADMINS,
     "sitesettings:mail-test": ADMINS,
@@ -91,6 +95,11 @@ def url_patterns(patterns=None, prefix: str = "", namespace: str = ""):
         elif isinstance(entry, URLPattern):
             name = f"{namespace}:{entry.name}" if namespace else entry.name
             yield name, prefix + str(entry.pattern), entry
+
+
+# The API's endpoints are walked with tokens by tests/api/test_access_walk.py (which fails for
+# one without an expectation); here, that a session cookie alone opens none of them.
+EXPECT.update({name: API for name, _, _ in url_patterns() if name.startswith("api:")})
 
 
 @pytest.fixture
@@ -185,6 +194,8 @@ def reached(response) -> bool:
 
 def expected(rule: str, role: str, response) -> bool:
     staff = role in ("administrator", "operator")
+    if rule in (API, SCHEMA):
+        return expected_api(rule, role, response)
     if role == "anonymous":
         if rule == PUBLIC:
             return reached(response)
@@ -202,6 +213,12 @@ def expected(rule: str, role: str, response) -> bool:
     if rule == ARCHIVE:
         return reached(response) if staff else response.status_code == 404
     raise AssertionError(f"unknown rule {rule}")
+
+
+def expected_api(rule: str, role: str, response) -> bool:
+    if rule == API:
+        return response.status_code == 401
+    return response.status_code == 401 if role == "anonymous" else reached(response)
 
 
 ROLES = ("administrator", "operator", "viewer-granted", "viewer-without", "anonymous")
