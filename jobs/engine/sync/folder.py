@@ -203,8 +203,7 @@ class FolderSync:
         server waits for our database. (A killed run's APPENDs that were not recorded yet are
         found on the destination by fingerprint on the next run.)"""
         sizes = {u: meta[u].size for u in uids}
-        # The destination folder stays selected (read-only): Dovecot appends to a folder it has
-        # open about twice as fast as to one it must open for every APPEND.
+        # The destination folder stays selected (read-write once the first APPEND opens it).
         self.progress.total = len(uids)
         self._report_progress()
         batches = self._batches(sizes)

@@ -1,0 +1,107 @@
+"""Sync and restore against servers that behave like Courier and Cyrus instead of Dovecot.
+
+The destination is a Dovecot laid out like them (`INBOX.` prefix, `.` separator) behind
+`ImapFaultProxy`: the Courier-like one advertises no LITERAL+, CONDSTORE or MULTIAPPEND and
+refuses an APPEND into the mailbox open with EXAMINE; the Cyrus-like one replaces 8-bit header
+bytes with `X`. Copies are compared byte for byte with what the servers serve.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.engine.backup.account import backup_account
+from jobs.engine.restore import RestoreOptions, restore_messages
+from jobs.engine.sync.account import sync_accounts
+from tests.engine.syncing import mailbox, sample
+from tests.helpers.engine import make_account
+from tests.servers.dovecot import Dovecot
+from tests.servers.imap_faults import ImapFaultProxy
+from tests.servers.mailbox import append, connect, seed_mailbox
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+COURIER_CAPABILITIES = "IMAP4rev1 UIDPLUS CHILDREN NAMESPACE IDLE SORT ENABLE SPECIAL-USE"
+
+
+@pytest.fixture(scope="module")
+def courier():
+    """A Dovecot that looks like Courier-IMAP 5 to a client (use it through `courier_proxy`)."""
+    server = Dovecot.start(separator=".", prefix="INBOX.", capabilities=COURIER_CAPABILITIES)
+    yield server
+    server.stop()
+
+
+def proxied(server: Dovecot, user, **faults):
+    proxy = ImapFaultProxy(server.imap_port, **faults)
+    return proxy, make_account(server, user, port=proxy.port)
+
+
+def dotted(box: dict) -> dict:
+    """A `/` mailbox's names as the `INBOX.`-prefixed server shows them."""
+    return {
+        ("INBOX" if n == "INBOX" else "INBOX." + n.replace("/", ".")): c for n, c in box.items()
+    }
+
+
+def test_a_sync_into_courier_copies_every_message_although_it_refuses_append_into_examined(
+    dovecot, courier
+):
+    source_user, dest_user = dovecot.add_user(), courier.add_user()
+    seed_mailbox(dovecot, source_user, sample(40), folders=("INBOX", "Team Space", "Lists/Linux"))
+    proxy, dest = proxied(courier, dest_user)
+    try:
+        report = sync_accounts(make_account(dovecot, source_user), dest)
+    finally:
+        proxy.close()
+
+    assert report.state == "succeeded", report.error
+    assert dotted(mailbox(dovecot, source_user)) == mailbox(courier, dest_user)
+
+
+def test_a_sync_from_courier_copies_every_message_back(dovecot, courier):
+    source_user, dest_user = courier.add_user(), dovecot.add_user()
+    seed_mailbox(courier, source_user, sample(45), folders=("INBOX", "INBOX.Team Space"))
+    proxy, source = proxied(courier, source_user)
+    try:
+        report = sync_accounts(source, make_account(dovecot, dest_user))
+    finally:
+        proxy.close()
+
+    assert report.state == "succeeded", report.error
+    assert mailbox(courier, source_user) == dotted(mailbox(dovecot, dest_user))
+
+
+def test_a_restore_into_courier_restores_every_archived_message(dovecot, courier):
+    source_user, dest_user = dovecot.add_user(), courier.add_user()
+    seed_mailbox(dovecot, source_user, sample(50), folders=("INBOX", "Projects/2026"))
+    account = make_account(dovecot, source_user)
+    backup_account(account)
+    client = connect(courier, dest_user)
+    append(client, "INBOX", sample(50)[0].read())  # the folder exists and holds mail already
+    client.logout()
+    proxy, dest = proxied(courier, dest_user)
+    try:
+        report = restore_messages(account, dest, RestoreOptions())
+    finally:
+        proxy.close()
+
+    assert report.state == "succeeded", report.error
+    assert sum(f.matched for f in report.folders) == 1
+    assert dotted(mailbox(dovecot, source_user)) == mailbox(courier, dest_user)
+
+
+def test_the_proxy_refuses_append_into_a_mailbox_open_with_examine(courier):
+    user = courier.add_user()
+    proxy = ImapFaultProxy(courier.imap_port)
+    client = connect(courier, user, port=proxy.port)
+    try:
+        client.select_folder("INBOX", readonly=True)
+        with pytest.raises(Exception, match="READ-ONLY"):
+            client.append("INBOX", b"Subject: x\r\n\r\nbody\r\n")
+        client.select_folder("INBOX")
+        client.append("INBOX", b"Subject: x\r\n\r\nbody\r\n")
+    finally:
+        client.logout()
+        proxy.close()
+    assert len(proxy.refused) == 1
