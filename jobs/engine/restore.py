@@ -136,10 +136,7 @@ class _Restore:
         return targets
 
     def target_for(self, folder: Folder, prefix: str, layout: Layout, by_use) -> tuple[str, str]:
-        name = folder.name
-        if prefix and name.startswith(prefix):
-            name = name[len(prefix) :]
-        path = tuple(name.split(folder.delimiter)) if folder.delimiter else (name,)
+        path = Layout(folder.delimiter or "", prefix).path_of(folder.name)
         if self.options.into:
             path = tuple(p for p in self.options.into.split("/") if p) + path
         elif folder.special_use in MAPPED_SPECIAL_USE and folder.special_use in by_use:

@@ -59,9 +59,23 @@ def test_a_sync_into_courier_copies_every_message_although_it_refuses_append_int
     assert dotted(mailbox(dovecot, source_user)) == mailbox(courier, dest_user)
 
 
-def test_a_sync_from_courier_copies_every_message_back(dovecot, courier):
+ODD_DOTTED = ("INBOX", "INBOX.INBOX.child", "INBOX.child", "INBOX.Team Space")
+
+
+def slashed(box: dict) -> dict:
+    """An `INBOX.`-prefixed mailbox's names as a `/` server without a prefix shows them: a
+    folder named INBOX among INBOX's children stays a folder of its own under INBOX."""
+    return {_slashed_name(n): c for n, c in box.items()}
+
+
+def _slashed_name(name: str) -> str:
+    rest = name.removeprefix("INBOX.").replace(".", "/")
+    return "INBOX/" + rest if rest.upper().startswith("INBOX/") else rest
+
+
+def test_a_sync_from_courier_keeps_a_folder_named_inbox_apart_from_inbox(dovecot, courier):
     source_user, dest_user = courier.add_user(), dovecot.add_user()
-    seed_mailbox(courier, source_user, sample(45), folders=("INBOX", "INBOX.Team Space"))
+    seed_mailbox(courier, source_user, sample(45), folders=ODD_DOTTED)
     proxy, source = proxied(courier, source_user)
     try:
         report = sync_accounts(source, make_account(dovecot, dest_user))
@@ -69,7 +83,37 @@ def test_a_sync_from_courier_copies_every_message_back(dovecot, courier):
         proxy.close()
 
     assert report.state == "succeeded", report.error
-    assert mailbox(courier, source_user) == dotted(mailbox(dovecot, dest_user))
+    assert slashed(mailbox(courier, source_user)) == mailbox(dovecot, dest_user)
+
+
+def test_inbox_inbox_child_and_inbox_child_stay_two_folders_between_dotted_servers(
+    courier, dotted_dovecot
+):
+    source_user, dest_user = courier.add_user(), dotted_dovecot.add_user()
+    seed_mailbox(courier, source_user, sample(45), folders=ODD_DOTTED)
+    proxy, source = proxied(courier, source_user)
+    try:
+        report = sync_accounts(source, make_account(dotted_dovecot, dest_user))
+    finally:
+        proxy.close()
+
+    assert report.state == "succeeded", report.error
+    assert mailbox(courier, source_user) == mailbox(dotted_dovecot, dest_user)
+
+
+def test_a_restore_of_a_courier_archive_into_courier_keeps_every_folder_apart(courier):
+    source_user, dest_user = courier.add_user(), courier.add_user()
+    seed_mailbox(courier, source_user, sample(45), folders=ODD_DOTTED)
+    account = make_account(courier, source_user)
+    backup_account(account)
+    proxy, dest = proxied(courier, dest_user)
+    try:
+        report = restore_messages(account, dest, RestoreOptions())
+    finally:
+        proxy.close()
+
+    assert report.state == "succeeded", report.error
+    assert mailbox(courier, source_user) == mailbox(courier, dest_user)
 
 
 def test_a_restore_into_courier_restores_every_archived_message(dovecot, courier):

@@ -48,6 +48,16 @@ def test_names_are_translated_between_delimiters_and_namespace_prefixes():
     assert encoded["Ünï"] == "INBOX.&ANw-n&AO8-"
 
 
+def test_a_folder_named_inbox_under_the_inbox_prefix_is_not_taken_for_inbox():
+    source = [folder(n, delimiter=".") for n in ("INBOX", "INBOX.INBOX.child", "INBOX.child")]
+    assert targets(plan(source, DOTTED, [], DOTTED)) == {
+        "INBOX": "INBOX",
+        "INBOX.INBOX.child": "INBOX.INBOX.child",
+        "INBOX.child": "INBOX.child",
+    }
+    assert targets(plan(source, DOTTED, [], SLASH))["INBOX.INBOX.child"] == "INBOX/INBOX/child"
+
+
 def test_special_use_folders_go_to_the_destinations_folder_with_the_same_use():
     source = [
         folder("Sent Items", "\\Sent"),

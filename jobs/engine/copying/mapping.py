@@ -87,10 +87,15 @@ class Layout:
         """A display name as a path, without the namespace prefix."""
         if name.upper() == "INBOX":
             return ("INBOX",)
-        if self.prefix and name.startswith(self.prefix):
+        under_prefix = bool(self.prefix) and name.startswith(self.prefix)
+        if under_prefix:
             name = name[len(self.prefix) :]
         parts = name.split(self.delimiter) if self.delimiter else [name]
         if parts and parts[0].upper() == "INBOX":
+            if under_prefix and self.prefix.upper().startswith("INBOX"):
+                # `INBOX.INBOX.child`: a folder named "INBOX" among INBOX's children, not INBOX
+                # itself (else it would land in `INBOX.child`, merged with another folder).
+                return ("INBOX", *parts)
             parts[0] = "INBOX"
         return tuple(parts)
 
