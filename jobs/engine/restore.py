@@ -22,7 +22,7 @@ from archive.blobstore import BlobBackend, get_store
 from archive.models import Folder, Message
 from jobs.engine import reconnect
 from jobs.engine.copying import fingerprint
-from jobs.engine.copying.destination import Destination, Outgoing
+from jobs.engine.copying.destination import Destination, FolderRefused, Outgoing
 from jobs.engine.copying.mapping import MAPPED_SPECIAL_USE, Layout, layout_from
 from jobs.engine.copying.report import SyncFolderReport, SyncReport
 from jobs.engine.drops import Cancelled, is_connection_error
@@ -170,7 +170,14 @@ class _Restore:
         )
         todo = [m for m in target.messages if m.pk not in done]
         if not target.exists and not self.options.dry_run:
-            dest.create(target.raw)
+            try:
+                dest.create(target.raw)
+            except FolderRefused as exc:
+                report.on_source = len(target.messages)
+                report.refuse_folder(exc, "Restore this folder on its own under a new folder.")
+                self.log(f"{target.label}: {report.error}")
+                self.progress(FolderProgress(target.label, "failed", error=report.error))
+                return report
             target.exists = True
         todo = self.match_existing(dest, target, todo, report)
         report.to_copy, report.to_copy_bytes = len(todo), sum(m.size for m in todo)
@@ -268,7 +275,7 @@ class _Restore:
         )
 
     def report(self, reports: list[SyncFolderReport]) -> SyncReport:
-        bad = [r for r in reports if r.missing or r.refused]
+        bad = [r for r in reports if r.missing or r.refused or r.state == "failed"]
         state = (
             "cancelled"
             if any(r.state == "cancelled" for r in reports)

@@ -9,8 +9,11 @@ bytes with `X`. Copies are compared byte for byte with what the servers serve.
 from __future__ import annotations
 
 import pytest
+from imapclient.imap_utf7 import encode as encode_utf7
 
 from jobs.engine.backup.account import backup_account
+from jobs.engine.copying.mapping import parse_rules
+from jobs.engine.copying.report import SyncOptions
 from jobs.engine.restore import RestoreOptions, restore_messages
 from jobs.engine.sync.account import sync_accounts
 from tests.engine.syncing import mailbox, sample
@@ -149,3 +152,69 @@ def test_the_proxy_refuses_append_into_a_mailbox_open_with_examine(courier):
         client.logout()
         proxy.close()
     assert len(proxy.refused) == 1
+
+
+REFUSED = ("INBOX", "back\\slash", "Emoji 📧 Box", "Team Space")
+
+
+def refusing_courier(courier: Dovecot, user):
+    names = ("INBOX.back\\slash", encode_utf7("INBOX.Emoji 📧 Box").decode())
+    return proxied(courier, user, refuse_create=names)
+
+
+def without(box: dict, *names: str) -> dict:
+    return {n: c for n, c in box.items() if n not in names}
+
+
+def test_folders_the_destination_refuses_to_create_are_reported_and_the_rest_is_copied(
+    dovecot, courier
+):
+    source_user, dest_user = dovecot.add_user(), courier.add_user()
+    seeded = seed_mailbox(dovecot, source_user, sample(40), folders=REFUSED)
+    source = make_account(dovecot, source_user)
+    proxy, dest = refusing_courier(courier, dest_user)
+    try:
+        first = sync_accounts(source, dest)
+        again = sync_accounts(source, dest)
+        rules = parse_rules("back\\slash -> back_slash\nEmoji 📧 Box -> Emoji Box")
+        renamed = sync_accounts(source, dest, SyncOptions(rules=rules))
+    finally:
+        proxy.close()
+
+    in_backslash = sum(s.folder == "back\\slash" for s in seeded)
+    by_name = {f.folder: f for f in first.folders}
+    assert first.state == again.state == "partial"
+    assert by_name["back\\slash"].state == "failed"
+    assert (
+        "refused to create the folder “INBOX.back\\slash”: [CANNOT] Invalid mailbox name; "
+        f"its {in_backslash} messages were not copied. To copy them under another name, add a "
+        "folder mapping rule such as 'back\\slash -> back_slash'."
+    ) in by_name["back\\slash"].error
+    assert by_name["Emoji 📧 Box"].state == "failed" and "'Emoji 📧 Box -> Emoji _ Box'" in (
+        by_name["Emoji 📧 Box"].error
+    )
+    assert again.messages_fetched == 0
+    assert renamed.state == "succeeded", renamed.error
+    source_box = mailbox(dovecot, source_user)
+    expected = dotted(without(source_box, "back\\slash", "Emoji 📧 Box"))
+    expected["INBOX.back_slash"] = source_box["back\\slash"]
+    expected["INBOX.Emoji Box"] = source_box["Emoji 📧 Box"]
+    assert mailbox(courier, dest_user) == expected
+
+
+def test_a_restore_reports_a_folder_the_destination_refuses_and_restores_the_rest(dovecot, courier):
+    source_user, dest_user = dovecot.add_user(), courier.add_user()
+    seed_mailbox(dovecot, source_user, sample(40), folders=REFUSED)
+    account = make_account(dovecot, source_user)
+    backup_account(account)
+    proxy, dest = refusing_courier(courier, dest_user)
+    try:
+        report = restore_messages(account, dest, RestoreOptions())
+    finally:
+        proxy.close()
+
+    assert report.state == "partial"
+    failed = sorted(f.folder for f in report.folders if f.state == "failed")
+    assert failed == ["Emoji 📧 Box", "back\\slash"]
+    source_box = without(mailbox(dovecot, source_user), "back\\slash", "Emoji 📧 Box")
+    assert mailbox(courier, dest_user) == dotted(source_box)

@@ -20,7 +20,7 @@ from imapclient.response_parser import parse_fetch_response
 
 from jobs.engine.copying import fingerprint
 from mail import errors
-from mail.imap import UIDS_PER_COMMAND, ImapSession
+from mail.imap import UIDS_PER_COMMAND, ImapSession, decode_name
 from mail.imap_wire import sequence_set
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.I)
@@ -31,6 +31,11 @@ PIPELINE_BYTES = 16 * 1024 * 1024
 
 class QuotaExceeded(errors.PermanentError):
     """The destination refused a message because its quota is full: the sync stops."""
+
+
+class FolderRefused(errors.EngineError):
+    """The destination refused to create a folder (a name it does not allow): only that folder
+    is left out, the rest of the run goes on."""
 
 
 @dataclass
@@ -81,8 +86,10 @@ class Destination:
             self.client.create_folder(raw_name)
         except imaplib.IMAP4.error as exc:
             if "ALREADYEXISTS" not in str(exc).upper() and "EXISTS" not in str(exc).upper():
-                raise errors.PermanentError(
-                    f"The destination refused to create the folder {raw_name!r}: {exc}"
+                reason = re.sub(r"^create failed:\s*", "", str(exc), flags=re.I)[:300]
+                raise FolderRefused(
+                    f"The destination refused to create the folder “{decode_name(raw_name)}”: "
+                    f"{reason}"
                 ) from exc
         try:
             self.client.subscribe_folder(raw_name)

@@ -62,6 +62,19 @@ class Rule:
         return _split(self.target.replace("*", path[-1]))
 
 
+def renaming_hint(source_path: str) -> str:
+    """A rule an admin can add to the folder mapping to copy a folder the destination refused
+    under a plainer name (letters, digits, spaces, `-` and `_` only, at most 60 characters)."""
+    plain = "/".join(
+        "".join(c if c.isascii() and (c.isalnum() or c in " -_") else "_" for c in level).strip()[
+            :60
+        ]
+        or "_"
+        for level in source_path.split("/")
+    )
+    return f"{source_path} -> {plain}"
+
+
 def parse_rules(text: str) -> list[Rule]:
     """One rule per line, `source -> target`; `source ->` (no target) excludes the folder."""
     rules = []

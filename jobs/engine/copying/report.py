@@ -53,6 +53,12 @@ class SyncFolderReport:
     missing: list[tuple[int, str]] = field(default_factory=list)  # source UID, why
     error: str = ""
 
+    def refuse_folder(self, exc: Exception, advice: str) -> None:
+        """The destination refused to create the folder: none of its messages are copied."""
+        self.state = "failed"
+        count = f"{self.on_source:,} message{'s' if self.on_source != 1 else ''}"
+        self.error = f"{exc}; its {count} were not copied. {advice}"
+
     @property
     def parked(self) -> int:  # the runner's name for "left out, retried next run"
         return len(self.refused)

@@ -186,7 +186,8 @@ class _SyncRun(reconnect.ReconnectingRun):
         if report.missing:
             report.error = report.verification()
         p = folder.progress
-        self.ctx.progress(FolderProgress(p.folder, "done", p.total, p.done, p.bytes, report.error))
+        state = "failed" if report.state == "failed" else "done"
+        self.ctx.progress(FolderProgress(p.folder, state, p.total, p.done, p.bytes, report.error))
         return report
 
     def stop_all(self, exc: errors.PermanentError, entry: FolderMap) -> SyncFolderReport:

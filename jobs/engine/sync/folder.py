@@ -21,8 +21,14 @@ from django.db import connection
 
 from jobs.engine.batching import batches_by_bytes
 from jobs.engine.copying import fingerprint
-from jobs.engine.copying.destination import Destination, Outgoing, headers_of, sizes_of
-from jobs.engine.copying.mapping import FolderMap
+from jobs.engine.copying.destination import (
+    Destination,
+    FolderRefused,
+    Outgoing,
+    headers_of,
+    sizes_of,
+)
+from jobs.engine.copying.mapping import FolderMap, renaming_hint
 from jobs.engine.copying.report import SyncFolderReport, SyncOptions
 from jobs.engine.drops import Cancelled, Suspects, dropped_error, is_connection_error
 from jobs.engine.prefetch import Behind, prefetched
@@ -73,7 +79,15 @@ class FolderSync:
         info = self.source.examine(self.raw)
         self.uidvalidity = info.uidvalidity
         selected = self._selected()
-        dest_exists = self._open_destination()
+        try:
+            dest_exists = self._open_destination()
+        except FolderRefused as exc:
+            self.report.on_source = len(selected)
+            hint = renaming_hint(self.map.source_path)
+            advice = f"To copy them under another name, add a folder mapping rule such as '{hint}'."
+            self.report.refuse_folder(exc, advice)
+            self.ctx.log(f"{self.map.source.name}: {self.report.error}")
+            return self.report
         before = syncstate.mapped(self.ctx.pair, self.raw, self.uidvalidity)
         candidates = [u for u in selected if u not in before]
         meta = self._meta(candidates)
