@@ -21,7 +21,7 @@ from imapclient.imap_utf7 import encode as encode_utf7
 from archive.blobstore import BlobBackend, get_store
 from archive.models import Folder, Message
 from jobs.engine import reconnect
-from jobs.engine.copying import fingerprint
+from jobs.engine.copying import fingerprint, served
 from jobs.engine.copying.destination import Destination, FolderRefused, Outgoing
 from jobs.engine.copying.mapping import MAPPED_SPECIAL_USE, Layout, layout_from
 from jobs.engine.copying.report import SyncFolderReport, SyncReport
@@ -184,9 +184,10 @@ class _Restore:
         report.on_source = len(target.messages)
         if self.options.dry_run:
             return report
-        self.copy(dest, target, todo, report)
+        sent = self.copy(dest, target, todo, report)
+        self.confirm(dest, target, sent, report)
         self.verify(dest, target, report)
-        if report.missing:
+        if report.missing or report.altered:
             report.error = report.verification()
         self.progress(
             FolderProgress(target.label, "done", len(todo), len(todo), report.bytes, report.error)
@@ -224,7 +225,11 @@ class _Restore:
         report.matched = len(rows)
         return rest
 
-    def copy(self, dest: Destination, target: _Target, todo: list[Message], report) -> None:
+    def copy(
+        self, dest: Destination, target: _Target, todo: list[Message], report
+    ) -> dict[int, served.Sent]:
+        """APPEND in batches; returns destination UID -> what was sent there."""
+        sent: dict[int, served.Sent] = {}
         progress = FolderProgress(target.label, "running", len(todo))
         self.progress(progress)
         for batch in _batches(todo, self.options.batch_bytes):
@@ -237,6 +242,8 @@ class _Restore:
             results = dest.append(target.raw, outgoing)
             by_id = {m.pk: m for m in batch}
             rows = [self.row(by_id[r.key], target, r.uidvalidity, r.uid) for r in results if r.ok]
+            raws = {o.key: o.raw for o in outgoing}
+            sent.update({r.uid: served.Sent.of(r.key, raws[r.key]) for r in results if r.uid})
             with transaction.atomic():
                 RestoredMessage.objects.bulk_create(rows, ignore_conflicts=True)
             report.refused.update({r.key: r.error for r in results if not r.ok})
@@ -246,6 +253,14 @@ class _Restore:
             progress.bytes += sum(len(o.raw) for o in outgoing)
             report.bytes = progress.bytes
             self.progress(FolderProgress(**vars(progress)))
+        return sent
+
+    def confirm(self, dest: Destination, target: _Target, sent: dict, report) -> None:
+        """Messages the destination serves with other bytes than were sent are reported."""
+        for uid, raw in served.served_back(dest, target.raw, sent, self.options.batch_bytes):
+            if not served.unchanged(sent[uid], raw):
+                report.altered.append((sent[uid].key, sent[uid].name))
+                self.log(f"{target.label}: {sent[uid].name} was changed by the destination")
 
     def verify(self, dest: Destination, target: _Target, report: SyncFolderReport) -> None:
         info = dest.session.examine(target.raw)
@@ -275,7 +290,7 @@ class _Restore:
         )
 
     def report(self, reports: list[SyncFolderReport]) -> SyncReport:
-        bad = [r for r in reports if r.missing or r.refused or r.state == "failed"]
+        bad = [r for r in reports if r.missing or r.refused or r.altered or r.state == "failed"]
         state = (
             "cancelled"
             if any(r.state == "cancelled" for r in reports)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from imapclient.imap_utf7 import encode as encode_utf7
 
+from archive.models import Message
 from jobs.engine.backup.account import backup_account
 from jobs.engine.copying.mapping import parse_rules
 from jobs.engine.copying.report import SyncOptions
@@ -218,3 +219,66 @@ def test_a_restore_reports_a_folder_the_destination_refuses_and_restores_the_res
     assert failed == ["Emoji 📧 Box", "back\\slash"]
     source_box = without(mailbox(dovecot, source_user), "back\\slash", "Emoji 📧 Box")
     assert mailbox(courier, dest_user) == dotted(source_box)
+
+
+EIGHT_BIT = (
+    b"From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\r\nTo: b@example.org\r\n"
+    b"Subject: Gr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln\r\nMessage-ID: <8bit-1@example.org>\r\n"
+    b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nHallo.\r\n"
+)
+
+
+def header_is_8bit(raw: bytes) -> bool:
+    return any(b > 0x7F for b in raw.split(b"\r\n\r\n", 1)[0])
+
+
+def test_messages_whose_bytes_the_destination_changed_are_reported_by_name(dovecot, dotted_dovecot):
+    source_user, dest_user = dovecot.add_user(), dotted_dovecot.add_user()
+    seed_mailbox(dovecot, source_user, sample(30), folders=("INBOX",))
+    client = connect(dovecot, source_user)
+    append(client, "INBOX", EIGHT_BIT)
+    client.select_folder("INBOX", readonly=True)
+    bodies = client.fetch(client.search("ALL"), ["BODY.PEEK[]"])
+    client.logout()
+    expected = sorted(uid for uid, d in bodies.items() if header_is_8bit(d[b"BODY[]"]))
+    proxy = ImapFaultProxy(
+        dotted_dovecot.imap_port, refuse_append_when_examined=False, rewrite_8bit_headers=True
+    )
+    try:
+        dest = make_account(dotted_dovecot, dest_user, port=proxy.port)
+        report = sync_accounts(make_account(dovecot, source_user), dest)
+    finally:
+        proxy.close()
+
+    inbox = next(f for f in report.folders if f.folder == "INBOX")
+    assert sorted(uid for uid, _name in inbox.altered) == expected
+    assert report.state == "partial"
+    assert "the destination changed the bytes of" in report.error
+    assert f"UID {max(bodies)} “Grüße aus Köln”" in report.error
+    assert f"{len(expected)} changed by the destination" in report.summary()
+    assert sum(mailbox(dotted_dovecot, dest_user)["INBOX"].values()) == len(bodies)
+
+
+def test_a_restore_reports_the_messages_whose_bytes_the_destination_changed(
+    dovecot, dotted_dovecot
+):
+    source_user, dest_user = dovecot.add_user(), dotted_dovecot.add_user()
+    client = connect(dovecot, source_user)
+    append(client, "INBOX", sample(30)[0].read())
+    append(client, "INBOX", EIGHT_BIT)
+    client.logout()
+    account = make_account(dovecot, source_user)
+    backup_account(account)
+    proxy = ImapFaultProxy(
+        dotted_dovecot.imap_port, refuse_append_when_examined=False, rewrite_8bit_headers=True
+    )
+    try:
+        dest = make_account(dotted_dovecot, dest_user, port=proxy.port)
+        report = restore_messages(account, dest, RestoreOptions())
+    finally:
+        proxy.close()
+
+    eight_bit = Message.objects.get(folder__account=account, subject__startswith="Gr")
+    assert report.state == "partial"
+    assert report.folders[0].altered == [(eight_bit.pk, "“Grüße aus Köln”")]
+    assert sum(mailbox(dotted_dovecot, dest_user)["INBOX"].values()) == 2

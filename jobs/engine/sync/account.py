@@ -183,7 +183,7 @@ class _SyncRun(reconnect.ReconnectingRun):
             self.ctx.progress(FolderProgress(p.folder, "cancelled", p.total, p.done, p.bytes))
             folder.report.state = "cancelled"
             return folder.report
-        if report.missing:
+        if report.missing or report.altered:
             report.error = report.verification()
         p = folder.progress
         state = "failed" if report.state == "failed" else "done"
@@ -228,7 +228,7 @@ class _SyncRun(reconnect.ReconnectingRun):
             dry_run=self.ctx.options.dry_run,
         )
         problems = [f"{r.folder}: {r.error}" for r in active if r.state == "failed" and r.error]
-        problems += [f"{r.folder}: {r.verification()}" for r in active if r.missing]
+        problems += [f"{r.folder}: {r.verification()}" for r in active if r.missing or r.altered]
         report.error = "; ".join(problems)[:2000]
         return report
 
@@ -236,7 +236,7 @@ class _SyncRun(reconnect.ReconnectingRun):
 def _overall(reports: list[SyncFolderReport]) -> str:
     if any(r.state == "cancelled" for r in reports):
         return "cancelled"
-    bad = [r for r in reports if r.state == "failed" or r.missing or r.refused]
+    bad = [r for r in reports if r.state == "failed" or r.missing or r.refused or r.altered]
     if not bad:
         return "succeeded"
     return (
