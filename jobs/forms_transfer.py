@@ -64,6 +64,11 @@ class SyncJobForm(_TransferForm):
     mirror_deletions = forms.BooleanField(
         label="Mirror deletions", required=False, help_text=MIRROR_WARNING
     )
+    encode_8bit_headers = forms.BooleanField(
+        label="Encode 8-bit headers", required=False,
+        help_text="Off: every message is copied byte for byte. On: header bytes over 127 are "
+        "sent as RFC 2047 encoded-words, for a destination that replaces them (Cyrus).",
+    )  # fmt: skip
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -72,7 +77,7 @@ class SyncJobForm(_TransferForm):
         options = self.instance.options or {}
         if self.instance.pk:
             self.fields["rules"].initial = options.get("rules", "")
-            for name in ("sync_flags", "mirror_deletions"):
+            for name in ("sync_flags", "mirror_deletions", "encode_8bit_headers"):
                 self.fields[name].initial = bool(options.get(name))
             self.fields["gmail_dedupe"].initial = options.get("gmail_dedupe", True) is not False
 
@@ -91,6 +96,7 @@ class SyncJobForm(_TransferForm):
             "sync_flags": bool(data.get("sync_flags")),
             "gmail_dedupe": bool(data.get("gmail_dedupe")),
             "mirror_deletions": bool(data.get("mirror_deletions")),
+            "encode_8bit_headers": bool(data.get("encode_8bit_headers")),
         }
 
 

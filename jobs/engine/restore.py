@@ -23,6 +23,7 @@ from archive.models import Folder, Message
 from jobs.engine import reconnect
 from jobs.engine.copying import fingerprint, served
 from jobs.engine.copying.destination import Destination, FolderRefused, Outgoing
+from jobs.engine.copying.headers8bit import encode_8bit_headers
 from jobs.engine.copying.mapping import MAPPED_SPECIAL_USE, Layout, layout_from
 from jobs.engine.copying.report import SyncFolderReport, SyncReport
 from jobs.engine.drops import Cancelled, is_connection_error
@@ -47,6 +48,7 @@ class RestoreOptions:
     include_deleted: bool = True  # messages deleted on the server are restored too
     dry_run: bool = False
     batch_bytes: int = DEFAULT_BATCH_BYTES
+    encode_8bit_headers: bool = False  # see copying/headers8bit.py
 
 
 @dataclass
@@ -236,8 +238,7 @@ class _Restore:
             if self.should_stop():
                 raise Cancelled
             outgoing = [
-                Outgoing(m.pk, self.store.get(m.blob_id), list(m.flags or []), m.internal_date)
-                for m in batch
+                Outgoing(m.pk, self.raw_of(m), list(m.flags or []), m.internal_date) for m in batch
             ]
             results = dest.append(target.raw, outgoing)
             by_id = {m.pk: m for m in batch}
@@ -254,6 +255,10 @@ class _Restore:
             report.bytes = progress.bytes
             self.progress(FolderProgress(**vars(progress)))
         return sent
+
+    def raw_of(self, message: Message) -> bytes:
+        raw = self.store.get(message.blob_id)
+        return encode_8bit_headers(raw) if self.options.encode_8bit_headers else raw
 
     def confirm(self, dest: Destination, target: _Target, sent: dict, report) -> None:
         """Messages the destination serves with other bytes than were sent are reported."""

@@ -8,6 +8,9 @@ bytes with `X`. Copies are compared byte for byte with what the servers serve.
 
 from __future__ import annotations
 
+import email
+import email.policy
+
 import pytest
 from imapclient.imap_utf7 import encode as encode_utf7
 
@@ -17,6 +20,7 @@ from jobs.engine.copying.mapping import parse_rules
 from jobs.engine.copying.report import SyncOptions
 from jobs.engine.restore import RestoreOptions, restore_messages
 from jobs.engine.sync.account import sync_accounts
+from jobs.kinds import sync_options
 from tests.engine.syncing import mailbox, sample
 from tests.helpers.engine import make_account
 from tests.servers.dovecot import Dovecot
@@ -282,3 +286,31 @@ def test_a_restore_reports_the_messages_whose_bytes_the_destination_changed(
     assert report.state == "partial"
     assert report.folders[0].altered == [(eight_bit.pk, "“Grüße aus Köln”")]
     assert sum(mailbox(dotted_dovecot, dest_user)["INBOX"].values()) == 2
+
+
+def test_with_encode_8bit_headers_asked_for_the_destination_keeps_every_byte_sent(
+    dovecot, dotted_dovecot
+):
+    source_user, dest_user = dovecot.add_user(), dotted_dovecot.add_user()
+    client = connect(dovecot, source_user)
+    append(client, "INBOX", EIGHT_BIT)
+    client.logout()
+    proxy = ImapFaultProxy(
+        dotted_dovecot.imap_port, refuse_append_when_examined=False, rewrite_8bit_headers=True
+    )
+    options = sync_options({"encode_8bit_headers": True})
+    try:
+        dest = make_account(dotted_dovecot, dest_user, port=proxy.port)
+        report = sync_accounts(make_account(dovecot, source_user), dest, options)
+    finally:
+        proxy.close()
+
+    assert report.state == "succeeded", report.error
+    client = connect(dotted_dovecot, dest_user)
+    client.select_folder("INBOX", readonly=True)
+    (copy,) = client.fetch(client.search("ALL"), ["BODY.PEEK[]"]).values()
+    client.logout()
+    parsed = email.message_from_bytes(copy[b"BODY[]"], policy=email.policy.default)
+    assert parsed["Subject"] == "Grüße aus Köln"
+    assert not header_is_8bit(copy[b"BODY[]"])
+    assert copy[b"BODY[]"].endswith(b"\r\n\r\nHallo.\r\n")

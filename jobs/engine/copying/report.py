@@ -29,6 +29,8 @@ class SyncOptions:
     gmail_dedupe: bool = True
     dry_run: bool = False
     verify_fingerprints: bool = True
+    # RFC 2047-encode raw 8-bit header bytes before APPEND (headers8bit.py): only when asked.
+    encode_8bit_headers: bool = False
     batch_bytes: int = DEFAULT_BATCH_BYTES
 
 
@@ -88,7 +90,11 @@ class SyncFolderReport:
             return ""
         names = "; ".join(f"UID {uid} {name}" for uid, name in self.altered[:5])
         more = f" and {len(self.altered) - 5} more" if len(self.altered) > 5 else ""
-        return f", but the destination changed the bytes of {len(self.altered):,}: {names}{more}"
+        return (
+            f", but the destination changed the bytes of {len(self.altered):,}: {names}{more}. "
+            "If it changed 8-bit header bytes, the job option “encode 8-bit headers” sends "
+            "them encoded"
+        )
 
 
 @dataclass

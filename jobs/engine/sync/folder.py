@@ -27,6 +27,7 @@ from jobs.engine.copying.destination import (
     Outgoing,
     sizes_of,
 )
+from jobs.engine.copying.headers8bit import encode_8bit_headers
 from jobs.engine.copying.mapping import FolderMap, renaming_hint
 from jobs.engine.copying.report import SyncFolderReport, SyncOptions
 from jobs.engine.drops import Cancelled, Suspects, dropped_error, is_connection_error
@@ -240,6 +241,10 @@ class FolderSync:
         for fetched in ahead:
             if self.ctx.should_stop():
                 raise Cancelled
+            if self.options.encode_8bit_headers:
+                for f in fetched:  # what is recorded and checked is what is sent
+                    f.raw = encode_8bit_headers(f.raw)
+                    f.size = len(f.raw)
             outgoing = [Outgoing(f.uid, f.raw, f.flags, f.internal_date) for f in fetched]
             results = self.dest.append(self.target, outgoing)
             recorder.put((fetched, results))
