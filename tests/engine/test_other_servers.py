@@ -68,6 +68,7 @@ def test_a_sync_into_courier_copies_every_message_although_it_refuses_append_int
 
 
 ODD_DOTTED = ("INBOX", "INBOX.INBOX.child", "INBOX.child", "INBOX.Team Space")
+ODD_COURIER_NAMES = ODD_DOTTED + ("INBOX. name", "INBOX.name", "INBOX.back\\slash", "INBOX.Ünï")
 
 
 def slashed(box: dict) -> dict:
@@ -109,17 +110,34 @@ def test_inbox_inbox_child_and_inbox_child_stay_two_folders_between_dotted_serve
     assert mailbox(courier, source_user) == mailbox(dotted_dovecot, dest_user)
 
 
-def test_a_restore_of_a_courier_archive_into_courier_keeps_every_folder_apart(courier):
+def archived_hashes(account) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for message in Message.objects.filter(folder__account=account).select_related("folder"):
+        found.setdefault(message.folder.name, []).append(message.blob_id)
+    return {name: sorted(hashes) for name, hashes in found.items()}
+
+
+def served_hashes(box: dict) -> dict[str, list[str]]:
+    return {name: sorted(h for h, _f, _d in c.elements()) for name, c in box.items() if c}
+
+
+def test_a_courier_archive_with_odd_names_is_exact_and_restores_into_courier_folder_by_folder(
+    courier,
+):
     source_user, dest_user = courier.add_user(), courier.add_user()
-    seed_mailbox(courier, source_user, sample(45), folders=ODD_DOTTED)
-    account = make_account(courier, source_user)
-    backup_account(account)
-    proxy, dest = proxied(courier, dest_user)
+    seed_mailbox(courier, source_user, sample(25), folders=ODD_COURIER_NAMES)
+    source_proxy, account = proxied(courier, source_user)
+    dest_proxy, dest = proxied(courier, dest_user)
     try:
+        backed_up = backup_account(account)
+        again = backup_account(account)
         report = restore_messages(account, dest, RestoreOptions())
     finally:
-        proxy.close()
+        source_proxy.close()
+        dest_proxy.close()
 
+    assert backed_up.state == again.state == "succeeded" and again.messages_fetched == 0
+    assert archived_hashes(account) == served_hashes(mailbox(courier, source_user))
     assert report.state == "succeeded", report.error
     assert mailbox(courier, source_user) == mailbox(courier, dest_user)
 
