@@ -332,3 +332,21 @@ def test_with_encode_8bit_headers_asked_for_the_destination_keeps_every_byte_sen
     assert parsed["Subject"] == "Grüße aus Köln"
     assert not header_is_8bit(copy[b"BODY[]"])
     assert copy[b"BODY[]"].endswith(b"\r\n\r\nHallo.\r\n")
+
+
+def test_inbox_slash_x_and_x_are_not_merged_into_one_courier_folder(dovecot, courier):
+    source_user, dest_user = dovecot.add_user(), courier.add_user()
+    seed_mailbox(dovecot, source_user, sample(40), folders=("INBOX", "INBOX/x", "x"))
+    proxy, dest = proxied(courier, dest_user)
+    try:
+        report = sync_accounts(make_account(dovecot, source_user), dest)
+    finally:
+        proxy.close()
+
+    by_name = {f.folder: f for f in report.folders}
+    assert report.state == "partial"
+    assert by_name["INBOX/x"].state == "failed"
+    assert "would be merged into INBOX.x with x" in by_name["INBOX/x"].error
+    source_box, dest_box = mailbox(dovecot, source_user), mailbox(courier, dest_user)
+    assert dest_box["INBOX.x"] == source_box["x"]
+    assert dest_box["INBOX"] == source_box["INBOX"]

@@ -96,9 +96,11 @@ class _SyncRun(reconnect.ReconnectingRun):
             dest.logout()
         work = [m for m in maps if not m.skip]
         for entry in maps:
-            if entry.skip:
+            if entry.skip:  # a folder left out to avoid a merge is a problem to fix: "failed"
                 self.reports[entry.source.raw_name] = SyncFolderReport(
-                    entry.source.name, state="skipped", error=entry.skip
+                    entry.source.name,
+                    state="failed" if entry.merged else "skipped",
+                    error=entry.skip,
                 )
         for entry in work:
             self.ctx.progress(FolderProgress(entry.source.name, "pending"))
