@@ -58,6 +58,9 @@ class _Target:
     exists: bool
     messages: list[Message] = field(default_factory=list)
     label: str = ""  # the archived folder(s) it comes from
+    sources: set[str] = field(default_factory=set)  # their names
+    special: bool = False  # the destination's folder of a special use (folders meet there)
+    merged_with: str = ""  # left out: another archived folder already goes to this target
 
 
 def selected_messages(account, options: RestoreOptions):
@@ -131,9 +134,17 @@ class _Restore:
         for message in selected_messages(self.account, self.options):
             folder = folders[message.folder_id]
             name, raw = self.target_for(folder, prefix, layout, by_use)
-            target = targets.setdefault(raw, _Target(name, raw, raw in existing or raw == "INBOX"))
+            owner, key = targets.get(raw), raw
+            if owner and not owner.special and folder.name not in owner.sources:
+                key = f"{raw}\n{folder.name}"  # never merged with another folder: left out
+            target = targets.get(key)
+            if target is None:
+                target = targets[key] = _Target(name, raw, raw in existing or raw == "INBOX")
+                target.special = name in {f.name for f in by_use.values()}
+                target.merged_with = owner.label if key != raw else ""
             target.messages.append(message)
-            if folder.name not in target.label.split(", "):
+            if folder.name not in target.sources:
+                target.sources.add(folder.name)
                 target.label = f"{target.label}, {folder.name}" if target.label else folder.name
         return targets
 
@@ -171,6 +182,12 @@ class _Restore:
             ).values_list("message_id", flat=True)
         )
         todo = [m for m in target.messages if m.pk not in done]
+        if target.merged_with:
+            report.on_source = len(target.messages)
+            reason = f"it would be merged into {target.name} with {target.merged_with}"
+            report.refuse_folder(reason, "Restore it on its own, under a new folder.")
+            self.progress(FolderProgress(target.label, "failed", error=report.error))
+            return report
         if not target.exists and not self.options.dry_run:
             try:
                 dest.create(target.raw)

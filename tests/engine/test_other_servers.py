@@ -350,3 +350,22 @@ def test_inbox_slash_x_and_x_are_not_merged_into_one_courier_folder(dovecot, cou
     source_box, dest_box = mailbox(dovecot, source_user), mailbox(courier, dest_user)
     assert dest_box["INBOX.x"] == source_box["x"]
     assert dest_box["INBOX"] == source_box["INBOX"]
+
+
+def test_a_restore_never_merges_two_archived_folders_into_one_courier_folder(dovecot, courier):
+    source_user, dest_user = dovecot.add_user(), courier.add_user()
+    seed_mailbox(dovecot, source_user, sample(40), folders=("INBOX", "x", "INBOX/x"))
+    account = make_account(dovecot, source_user)
+    backup_account(account)
+    proxy, dest = proxied(courier, dest_user)
+    try:
+        report = restore_messages(account, dest, RestoreOptions())
+    finally:
+        proxy.close()
+
+    failed = [f for f in report.folders if f.state == "failed"]
+    assert report.state == "partial" and len(failed) == 1
+    kept = ({"x", "INBOX/x"} - {failed[0].folder}).pop()
+    assert failed[0].error.startswith(f"it would be merged into INBOX.x with {kept}; its ")
+    source_box, dest_box = mailbox(dovecot, source_user), mailbox(courier, dest_user)
+    assert dest_box["INBOX.x"] == source_box[kept]

@@ -57,11 +57,12 @@ class SyncFolderReport:
     altered: list[tuple[int, str]] = field(default_factory=list)
     error: str = ""
 
-    def refuse_folder(self, exc: Exception, advice: str) -> None:
-        """The destination refused to create the folder: none of its messages are copied."""
+    def refuse_folder(self, reason: Exception | str, advice: str) -> None:
+        """The folder cannot be copied (the destination refused to create it, or it would be
+        merged with another): none of its messages are, and `advice` says what to do."""
         self.state = "failed"
-        count = f"{self.on_source:,} message{'s' if self.on_source != 1 else ''}"
-        self.error = f"{exc}; its {count} were not copied. {advice}"
+        count = "1 message was" if self.on_source == 1 else f"{self.on_source:,} messages were"
+        self.error = f"{reason}; its {count} not copied. {advice}"
 
     @property
     def parked(self) -> int:  # the runner's name for "left out, retried next run"
