@@ -11,7 +11,9 @@ client's commands (lines and the literals after them) and
   as Cyrus does.
 
 Everything else passes through unchanged. It understands enough of the protocol for imapclient
-and imaplib: quoted or atom mailbox names, synchronising and non-synchronising literals.
+and imaplib: quoted or atom mailbox names, synchronising and non-synchronising literals. (It
+assumes the server answers a synchronising literal with `+`: a server refusing an APPEND before
+its literal, as for a message over its size limit, is not a case for this proxy.)
 """
 
 from __future__ import annotations
