@@ -26,21 +26,21 @@ class Sent:
 
     key: int  # the caller's id (a source UID, an archive row id)
     size: int
-    sha256: str
-    loose: str  # sha256 after the rewrites that change no content
+    sha256: bytes  # digests, not hex: one of these is kept per message copied in a folder
+    loose: bytes  # sha256 after the rewrites that change no content
     name: str  # how a report names it (see name_of)
 
     @classmethod
     def of(cls, key: int, raw: bytes) -> Sent:
-        return cls(key, len(raw), hashlib.sha256(raw).hexdigest(), _loose(raw), name_of(raw))
+        return cls(key, len(raw), hashlib.sha256(raw).digest(), _loose(raw), name_of(raw))
 
 
-def _loose(raw: bytes) -> str:
-    return hashlib.sha256(raw.replace(b"\r", b"").replace(b"\0", b"\x80")).hexdigest()
+def _loose(raw: bytes) -> bytes:
+    return hashlib.sha256(raw.replace(b"\r", b"").replace(b"\0", b"\x80")).digest()
 
 
 def unchanged(sent: Sent, served: bytes) -> bool:
-    return hashlib.sha256(served).hexdigest() == sent.sha256 or _loose(served) == sent.loose
+    return hashlib.sha256(served).digest() == sent.sha256 or _loose(served) == sent.loose
 
 
 def served_back(
