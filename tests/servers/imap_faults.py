@@ -8,7 +8,10 @@ client's commands (lines and the literals after them) and
   ("NO Current box is selected READ-ONLY");
 - refuses CREATE of chosen names, as a server with stricter name rules does;
 - replaces every 8-bit byte in the header of an APPENDed message with `X`, keeping its size,
-  as Cyrus does.
+  as Cyrus does;
+- with `objectid`, advertises OBJECTID (RFC 8474) and tells the MAILBOXID of each folder a
+  SELECT or EXAMINE opens, as Cyrus does: `M<UIDVALIDITY>` (Dovecot keeps a folder's
+  UIDVALIDITY through a rename and gives each folder of a user its own).
 
 Everything else passes through unchanged. It understands enough of the protocol for imapclient
 and imaplib: quoted or atom mailbox names, synchronising and non-synchronising literals. (It
@@ -27,6 +30,7 @@ from tests.servers.proxy import TcpProxy, close_both, pump_in_thread
 READ_ONLY = b"NO Current box is selected READ-ONLY"
 REFUSED_NAME = b"NO [CANNOT] Invalid mailbox name"
 _LITERAL = re.compile(rb"\{(\d+)(\+?)\}\r\n$")
+_UIDVALIDITY = re.compile(rb"\* OK \[UIDVALIDITY (\d+)\]")
 
 
 class ImapFaultProxy(TcpProxy):
@@ -37,7 +41,9 @@ class ImapFaultProxy(TcpProxy):
         refuse_append_when_examined: bool = True,
         refuse_create: tuple[str, ...] = (),
         rewrite_8bit_headers: bool = False,
+        objectid: bool = False,
     ):
+        self.objectid = objectid
         self.refuse_append_when_examined = refuse_append_when_examined
         self.refuse_create = {name.encode() for name in refuse_create}
         self.rewrite_8bit_headers = rewrite_8bit_headers
@@ -59,12 +65,29 @@ class _Connection:
 
     def from_server(self) -> None:
         try:
-            while data := self.server.recv(65536):
-                with self.lock:
-                    self.client.sendall(data)
+            if self.proxy.objectid:
+                self._server_lines()
+            else:
+                while data := self.server.recv(65536):
+                    with self.lock:
+                        self.client.sendall(data)
         except OSError:
             pass
         close_both(self.server, self.client)
+
+    def _server_lines(self) -> None:
+        """Line by line (literals passed through as they are), adding OBJECTID's parts."""
+        reader = self.server.makefile("rb")
+        while line := reader.readline():
+            extra = b""
+            if b"CAPABILITY " in line[:40].upper():
+                line = _with_objectid(line)
+            elif match := _UIDVALIDITY.match(line):
+                extra = b"* OK [MAILBOXID (M" + match.group(1) + b")] Ok\r\n"
+            if literal := _LITERAL.search(line):
+                line += reader.read(int(literal.group(1)))
+            with self.lock:
+                self.client.sendall(line + extra)
 
     def from_client(self) -> None:
         try:
@@ -142,6 +165,14 @@ class _Connection:
         while (match := _LITERAL.search(line)) and match.group(2):
             self._exactly(int(match.group(1)))
             line = self._line() or b""
+
+
+def _with_objectid(line: bytes) -> bytes:
+    """A CAPABILITY answer (untagged, or a response code) with OBJECTID added."""
+    end = line.find(b"]") if b"[CAPABILITY" in line.upper() else -1
+    if end < 0:
+        return line.rstrip(b"\r\n") + b" OBJECTID\r\n"
+    return line[:end] + b" OBJECTID" + line[end:]
 
 
 def _mailbox(args: bytes) -> bytes:

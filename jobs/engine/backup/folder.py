@@ -65,6 +65,7 @@ class FolderBackup:
         info = self.session.examine(self.server.raw_name)
         follow_rename(self.session, self.ctx.account, self.server, info, self.ctx.log)
         folder, _previous = state.folder_for(self.ctx.account, self.server, info.uidvalidity)
+        state.remember_mailbox_id(folder, info.mailbox_id)
         self.folder = folder
         if remap.needs_remap(folder):
             self.ctx.log(f"{self.server.name}: UIDVALIDITY changed, matching archived messages")
