@@ -2,8 +2,9 @@
 
 The destination is a Dovecot laid out like them (`INBOX.` prefix, `.` separator) behind
 `ImapFaultProxy`: the Courier-like one advertises no LITERAL+, CONDSTORE or MULTIAPPEND and
-refuses an APPEND into the mailbox open with EXAMINE; the Cyrus-like one replaces 8-bit header
-bytes with `X`. Copies are compared byte for byte with what the servers serve.
+refuses an APPEND into the mailbox open with EXAMINE (and CREATE of chosen names); the Cyrus-like
+one replaces 8-bit header bytes with `X`. Copies are compared byte for byte with what the
+servers serve.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ COURIER_CAPABILITIES = "IMAP4rev1 UIDPLUS CHILDREN NAMESPACE IDLE SORT ENABLE SP
 
 @pytest.fixture(scope="module")
 def courier():
-    """A Dovecot that looks like Courier-IMAP 5 to a client (use it through `courier_proxy`)."""
+    """A Dovecot that looks like Courier-IMAP 5 to a client (reach it through `proxied`)."""
     server = Dovecot.start(separator=".", prefix="INBOX.", capabilities=COURIER_CAPABILITIES)
     yield server
     server.stop()
