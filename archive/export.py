@@ -120,15 +120,34 @@ def stream_export(
 
 
 def _folder_dirs(folders: list[Folder], names: UniqueNames) -> dict[int, str]:
-    """A unique, safe zip path per folder row, following the server's hierarchy."""
+    """A unique, safe zip path per folder row, following the server's hierarchy.
+
+    Paths are handed out parents first, and a child goes under the path its parent got: two
+    names that become one when made safe (" name" and "name") get two paths, and each keeps
+    its own children."""
+    by_levels: dict[tuple[str, ...], str] = {}
+
+    def path_of(levels: tuple[str, ...]) -> str:
+        if levels not in by_levels:
+            parent = path_of(levels[:-1]) if len(levels) > 1 else ""
+            leaf = safe_component(levels[-1])
+            by_levels[levels] = names.claim(leaf, parent=parent, keep_suffix=False)
+        return by_levels[levels]
+
+    levels = {f.pk: tuple(folder_path(f.name, f.delimiter)) for f in folders}
     dirs: dict[int, str] = {}
-    for folder in folders:
-        parts = [safe_component(p) for p in folder_path(folder.name, folder.delimiter)]
-        parent = "/".join(parts[:-1])
-        dirs[folder.pk] = names.claim(parts[-1], parent=parent, keep_suffix=False)
-        # The parent components are directories now: no file may later take their names.
-        for i in range(1, len(parts)):
-            names.reserve("/".join(parts[:i]))
+    owned: set[str] = set()  # paths a folder row has (not only its children)
+    for folder in sorted(folders, key=lambda f: len(levels[f.pk])):  # stable within a depth
+        mine = levels[folder.pk]
+        if by_levels.get(mine) in owned:
+            # Another row of the same name (a folder deleted and re-created): a path of its own.
+            parent = path_of(mine[:-1]) if len(mine) > 1 else ""
+            dirs[folder.pk] = names.claim(
+                safe_component(mine[-1]), parent=parent, keep_suffix=False
+            )
+        else:
+            dirs[folder.pk] = path_of(mine)
+        owned.add(dirs[folder.pk])
     return dirs
 
 

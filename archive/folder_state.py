@@ -64,6 +64,13 @@ def folder_for(account, server: ServerFolder, uidvalidity: int) -> tuple[Folder,
     return folder, None
 
 
+def remember_mailbox_id(folder: Folder, mailbox_id: str) -> None:
+    """Keep the server's MAILBOXID (RFC 8474) of the folder, so a rename can be followed."""
+    if mailbox_id and folder.mailbox_id != mailbox_id:
+        folder.mailbox_id = mailbox_id
+        folder.save(update_fields=["mailbox_id"])
+
+
 def _refresh_listing(folder: Folder, server: ServerFolder) -> None:
     changed = (folder.name, folder.delimiter, folder.special_use) != (
         server.name,

@@ -39,6 +39,8 @@ class Folder(models.Model):
     highest_uid = models.BigIntegerField(default=0)
     deleted_on_server_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # RFC 8474 MAILBOXID where the server has OBJECTID: how a rename on the server is followed.
+    mailbox_id = models.CharField(max_length=255, blank=True, default="")
     # Kept current by archive.ingest.store_messages (messages and raw bytes, not unique blobs).
     message_count = models.IntegerField(default=0)
     total_bytes = models.BigIntegerField(default=0)

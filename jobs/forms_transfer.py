@@ -41,6 +41,15 @@ class _TransferForm(JobForm):
         return data
 
 
+def encode_8bit_field() -> forms.BooleanField:
+    """The opt-in rewrite of 8-bit header bytes (sync and restore)."""
+    return forms.BooleanField(
+        label="Encode 8-bit headers", required=False,
+        help_text="Off: every message is copied byte for byte. On: header bytes over 127 are "
+        "sent as RFC 2047 encoded-words, for a destination that replaces them (Cyrus).",
+    )  # fmt: skip
+
+
 class SyncJobForm(_TransferForm):
     kind_value = Job.Kind.SYNC
     fields_template = "jobs/_sync_fields.html"
@@ -64,6 +73,7 @@ class SyncJobForm(_TransferForm):
     mirror_deletions = forms.BooleanField(
         label="Mirror deletions", required=False, help_text=MIRROR_WARNING
     )
+    encode_8bit_headers = encode_8bit_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -72,7 +82,7 @@ class SyncJobForm(_TransferForm):
         options = self.instance.options or {}
         if self.instance.pk:
             self.fields["rules"].initial = options.get("rules", "")
-            for name in ("sync_flags", "mirror_deletions"):
+            for name in ("sync_flags", "mirror_deletions", "encode_8bit_headers"):
                 self.fields[name].initial = bool(options.get(name))
             self.fields["gmail_dedupe"].initial = options.get("gmail_dedupe", True) is not False
 
@@ -91,6 +101,7 @@ class SyncJobForm(_TransferForm):
             "sync_flags": bool(data.get("sync_flags")),
             "gmail_dedupe": bool(data.get("gmail_dedupe")),
             "mirror_deletions": bool(data.get("mirror_deletions")),
+            "encode_8bit_headers": bool(data.get("encode_8bit_headers")),
         }
 
 
@@ -110,6 +121,7 @@ class RestoreJobForm(_TransferForm):
         label="Include messages deleted on the server", required=False, initial=True
     )
     message_ids = forms.CharField(widget=forms.HiddenInput(), required=False)
+    encode_8bit_headers = encode_8bit_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -130,6 +142,7 @@ class RestoreJobForm(_TransferForm):
         if self.instance.pk:
             self.fields["into"].initial = options.get("into", "")
             self.fields["include_deleted"].initial = options.get("include_deleted", True)
+            self.fields["encode_8bit_headers"].initial = bool(options.get("encode_8bit_headers"))
         ids = options.get("message_ids")
         if ids is not None:
             self.fields["message_ids"].initial = ",".join(str(i) for i in ids)
@@ -150,6 +163,7 @@ class RestoreJobForm(_TransferForm):
             "into": data["into"].strip().strip("/"),
             "include_deleted": bool(data.get("include_deleted")),
             "message_ids": data["message_ids"],
+            "encode_8bit_headers": bool(data.get("encode_8bit_headers")),
         }
 
 

@@ -60,6 +60,7 @@ def sync_options(
         sync_flags=bool(options.get("sync_flags")),
         mirror_deletions=bool(options.get("mirror_deletions")),
         gmail_dedupe=options.get("gmail_dedupe", True) is not False,
+        encode_8bit_headers=bool(options.get("encode_8bit_headers")),
         dry_run=dry_run,
     )
 
@@ -73,6 +74,7 @@ def restore_options(
         message_ids=[int(i) for i in ids] if ids is not None else None,
         into=(options.get("into") or "").strip("/"),
         include_deleted=options.get("include_deleted", True) is not False,
+        encode_8bit_headers=bool(options.get("encode_8bit_headers")),
         dry_run=dry_run,
     )
 
@@ -150,6 +152,14 @@ def _sync_arguments(parser) -> None:
         help="delete on the destination what was deleted on the source (not a backup!)",
     )  # fmt: skip
     parser.add_argument("--no-gmail-dedupe", action="store_true")
+    _encode_argument(parser)
+
+
+def _encode_argument(parser) -> None:
+    parser.add_argument(
+        "--encode-8bit-headers", action="store_true",
+        help="send 8-bit header bytes as RFC 2047 encoded-words (servers that replace them)",
+    )  # fmt: skip
 
 
 def _sync_options_from_args(args: dict) -> dict:
@@ -162,6 +172,7 @@ def _sync_options_from_args(args: dict) -> dict:
         "sync_flags": bool(args.get("sync_flags")),
         "mirror_deletions": bool(args.get("mirror_deletions")),
         "gmail_dedupe": not args.get("no_gmail_dedupe"),
+        "encode_8bit_headers": bool(args.get("encode_8bit_headers")),
     }
 
 
@@ -172,6 +183,7 @@ def _restore_arguments(parser) -> None:
     parser.add_argument(
         "--skip-deleted", action="store_true", help="leave out messages deleted on the server"
     )
+    _encode_argument(parser)
 
 
 def _restore_options_from_args(args: dict) -> dict:
@@ -180,6 +192,7 @@ def _restore_options_from_args(args: dict) -> dict:
         "message_ids": args.get("messages") or None,
         "into": (args.get("into") or "").strip("/"),
         "include_deleted": not args.get("skip_deleted"),
+        "encode_8bit_headers": bool(args.get("encode_8bit_headers")),
     }
 
 

@@ -60,6 +60,7 @@ class Examined:
     uidnext: int
     exists: int
     highest_modseq: int | None
+    mailbox_id: str = ""  # RFC 8474 MAILBOXID (servers with OBJECTID): survives a rename
 
 
 @dataclass
@@ -169,6 +170,7 @@ class ImapSession:
             uidnext=int(info.get(b"UIDNEXT", 0)),
             exists=int(info.get(b"EXISTS", 0)),
             highest_modseq=int(modseq) if modseq is not None else None,
+            mailbox_id=_mailbox_id(info) if "OBJECTID" in self.capabilities else "",
         )
 
     # -- searching -------------------------------------------------------------------------
@@ -286,6 +288,14 @@ class ImapSession:
                 self.client.shutdown()
             except Exception:  # noqa: BLE001
                 pass
+
+
+def _mailbox_id(info: dict) -> str:
+    """`* OK [MAILBOXID (F2212ea87)]` as imaplib keeps it: [b"(F2212ea87)"]."""
+    values = info.get(b"MAILBOXID") or []
+    text = values[-1] if values else b""
+    text = text.decode("ascii", errors="replace") if isinstance(text, bytes) else str(text)
+    return text.strip().strip("()").strip()[:255]
 
 
 def decode_name(raw_name: str) -> str:

@@ -21,8 +21,9 @@ from imapclient.imap_utf7 import encode as encode_utf7
 from archive.blobstore import BlobBackend, get_store
 from archive.models import Folder, Message
 from jobs.engine import reconnect
-from jobs.engine.copying import fingerprint
-from jobs.engine.copying.destination import Destination, Outgoing
+from jobs.engine.copying import fingerprint, served
+from jobs.engine.copying.destination import Destination, FolderRefused, Outgoing
+from jobs.engine.copying.headers8bit import encode_8bit_headers
 from jobs.engine.copying.mapping import MAPPED_SPECIAL_USE, Layout, layout_from
 from jobs.engine.copying.report import SyncFolderReport, SyncReport
 from jobs.engine.drops import Cancelled, is_connection_error
@@ -47,6 +48,7 @@ class RestoreOptions:
     include_deleted: bool = True  # messages deleted on the server are restored too
     dry_run: bool = False
     batch_bytes: int = DEFAULT_BATCH_BYTES
+    encode_8bit_headers: bool = False  # see copying/headers8bit.py
 
 
 @dataclass
@@ -56,6 +58,9 @@ class _Target:
     exists: bool
     messages: list[Message] = field(default_factory=list)
     label: str = ""  # the archived folder(s) it comes from
+    sources: set[str] = field(default_factory=set)  # their names
+    special: bool = False  # the destination's folder of a special use (folders meet there)
+    merged_with: str = ""  # left out: another archived folder already goes to this target
 
 
 def selected_messages(account, options: RestoreOptions):
@@ -129,17 +134,22 @@ class _Restore:
         for message in selected_messages(self.account, self.options):
             folder = folders[message.folder_id]
             name, raw = self.target_for(folder, prefix, layout, by_use)
-            target = targets.setdefault(raw, _Target(name, raw, raw in existing or raw == "INBOX"))
+            owner, key = targets.get(raw), raw
+            if owner and not owner.special and folder.name not in owner.sources:
+                key = f"{raw}\n{folder.name}"  # never merged with another folder: left out
+            target = targets.get(key)
+            if target is None:
+                target = targets[key] = _Target(name, raw, raw in existing or raw == "INBOX")
+                target.special = name in {f.name for f in by_use.values()}
+                target.merged_with = owner.label if key != raw else ""
             target.messages.append(message)
-            if folder.name not in target.label.split(", "):
+            if folder.name not in target.sources:
+                target.sources.add(folder.name)
                 target.label = f"{target.label}, {folder.name}" if target.label else folder.name
         return targets
 
     def target_for(self, folder: Folder, prefix: str, layout: Layout, by_use) -> tuple[str, str]:
-        name = folder.name
-        if prefix and name.startswith(prefix):
-            name = name[len(prefix) :]
-        path = tuple(name.split(folder.delimiter)) if folder.delimiter else (name,)
+        path = Layout(folder.delimiter or "", prefix).path_of(folder.name)
         if self.options.into:
             path = tuple(p for p in self.options.into.split("/") if p) + path
         elif folder.special_use in MAPPED_SPECIAL_USE and folder.special_use in by_use:
@@ -172,17 +182,31 @@ class _Restore:
             ).values_list("message_id", flat=True)
         )
         todo = [m for m in target.messages if m.pk not in done]
+        if target.merged_with:
+            report.on_source = len(target.messages)
+            reason = f"it would be merged into {target.name} with {target.merged_with}"
+            report.refuse_folder(reason, "Restore it on its own, under a new folder.")
+            self.progress(FolderProgress(target.label, "failed", error=report.error))
+            return report
         if not target.exists and not self.options.dry_run:
-            dest.create(target.raw)
+            try:
+                dest.create(target.raw)
+            except FolderRefused as exc:
+                report.on_source = len(target.messages)
+                report.refuse_folder(exc, "Restore this folder on its own under a new folder.")
+                self.log(f"{target.label}: {report.error}")
+                self.progress(FolderProgress(target.label, "failed", error=report.error))
+                return report
             target.exists = True
         todo = self.match_existing(dest, target, todo, report)
         report.to_copy, report.to_copy_bytes = len(todo), sum(m.size for m in todo)
         report.on_source = len(target.messages)
         if self.options.dry_run:
             return report
-        self.copy(dest, target, todo, report)
+        sent = self.copy(dest, target, todo, report)
+        self.confirm(dest, target, sent, report)
         self.verify(dest, target, report)
-        if report.missing:
+        if report.missing or report.altered:
             report.error = report.verification()
         self.progress(
             FolderProgress(target.label, "done", len(todo), len(todo), report.bytes, report.error)
@@ -220,19 +244,24 @@ class _Restore:
         report.matched = len(rows)
         return rest
 
-    def copy(self, dest: Destination, target: _Target, todo: list[Message], report) -> None:
+    def copy(
+        self, dest: Destination, target: _Target, todo: list[Message], report
+    ) -> dict[int, served.Sent]:
+        """APPEND in batches; returns destination UID -> what was sent there."""
+        sent: dict[int, served.Sent] = {}
         progress = FolderProgress(target.label, "running", len(todo))
         self.progress(progress)
         for batch in _batches(todo, self.options.batch_bytes):
             if self.should_stop():
                 raise Cancelled
             outgoing = [
-                Outgoing(m.pk, self.store.get(m.blob_id), list(m.flags or []), m.internal_date)
-                for m in batch
+                Outgoing(m.pk, self.raw_of(m), list(m.flags or []), m.internal_date) for m in batch
             ]
             results = dest.append(target.raw, outgoing)
             by_id = {m.pk: m for m in batch}
             rows = [self.row(by_id[r.key], target, r.uidvalidity, r.uid) for r in results if r.ok]
+            raws = {o.key: o.raw for o in outgoing}
+            sent.update({r.uid: served.Sent.of(r.key, raws[r.key]) for r in results if r.uid})
             with transaction.atomic():
                 RestoredMessage.objects.bulk_create(rows, ignore_conflicts=True)
             report.refused.update({r.key: r.error for r in results if not r.ok})
@@ -242,6 +271,18 @@ class _Restore:
             progress.bytes += sum(len(o.raw) for o in outgoing)
             report.bytes = progress.bytes
             self.progress(FolderProgress(**vars(progress)))
+        return sent
+
+    def raw_of(self, message: Message) -> bytes:
+        raw = self.store.get(message.blob_id)
+        return encode_8bit_headers(raw) if self.options.encode_8bit_headers else raw
+
+    def confirm(self, dest: Destination, target: _Target, sent: dict, report) -> None:
+        """Messages the destination serves with other bytes than were sent are reported."""
+        for uid, raw in served.served_back(dest, target.raw, sent, self.options.batch_bytes):
+            if not served.unchanged(sent[uid], raw):
+                report.altered.append((sent[uid].key, sent[uid].name))
+                self.log(f"{target.label}: {sent[uid].name} was changed by the destination")
 
     def verify(self, dest: Destination, target: _Target, report: SyncFolderReport) -> None:
         info = dest.session.examine(target.raw)
@@ -271,7 +312,7 @@ class _Restore:
         )
 
     def report(self, reports: list[SyncFolderReport]) -> SyncReport:
-        bad = [r for r in reports if r.missing or r.refused]
+        bad = [r for r in reports if r.missing or r.refused or r.altered or r.state == "failed"]
         state = (
             "cancelled"
             if any(r.state == "cancelled" for r in reports)

@@ -316,3 +316,17 @@ def test_an_encrypted_archive_exports_the_plain_messages(
     raw = b"Subject: sealed\r\n\r\nbody\r\n"
     store_messages(add_folder(account, "INBOX"), [fetched(1, raw)])
     assert read_zip(export_bytes(account)).read("INBOX/1.eml") == raw
+
+
+def test_folders_whose_names_differ_only_by_a_leading_space_keep_their_own_children(archived):
+    names = ("INBOX. name", "INBOX. name.kid", "INBOX.name", "INBOX.name.kid")
+    for n, name in enumerate(names, start=2):
+        folder = add_folder(archived, name, ".", uidvalidity=n)
+        store_messages(folder, [fetched(1, b"Subject: in %s\r\n\r\nbody\r\n" % name.encode())])
+
+    zf = read_zip(export_bytes(archived))
+    rows = csv.DictReader(io.StringIO(zf.read("manifest.csv").decode()))
+    where = {r["folder"]: r["path"].rsplit("/", 1)[0] for r in rows if r["folder"] in names}
+    assert len(set(where.values())) == 4
+    assert where["INBOX. name.kid"].startswith(where["INBOX. name"] + "/")
+    assert where["INBOX.name.kid"].startswith(where["INBOX.name"] + "/")

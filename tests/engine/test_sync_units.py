@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from jobs.engine.copying import fingerprint
-from jobs.engine.copying.mapping import Layout, Rule, parse_rules, plan
+from jobs.engine.copying.mapping import Layout, Rule, parse_rules, plan, refuse_merges
 from jobs.engine.sync import plan as sync_plan
 from jobs.engine.sync.account import sync_accounts
 from jobs.models import SyncedMessage
@@ -46,6 +46,30 @@ def test_names_are_translated_between_delimiters_and_namespace_prefixes():
     }
     encoded = {m.source.name: m.target_raw for m in plan(source, SLASH, dest, DOTTED)}
     assert encoded["Ünï"] == "INBOX.&ANw-n&AO8-"
+
+
+def test_a_folder_named_inbox_under_the_inbox_prefix_is_not_taken_for_inbox():
+    source = [folder(n, delimiter=".") for n in ("INBOX", "INBOX.INBOX.child", "INBOX.child")]
+    assert targets(plan(source, DOTTED, [], DOTTED)) == {
+        "INBOX": "INBOX",
+        "INBOX.INBOX.child": "INBOX.INBOX.child",
+        "INBOX.child": "INBOX.child",
+    }
+    assert targets(plan(source, DOTTED, [], SLASH))["INBOX.INBOX.child"] == "INBOX/INBOX/child"
+
+
+def test_two_folders_that_would_meet_on_the_destination_are_not_merged():
+    source = [folder("INBOX"), folder("INBOX/x"), folder("x"), folder("y")]
+    maps = plan(source, SLASH, [], DOTTED)
+    refuse_merges(maps, DOTTED)
+    assert {m.source.name: m.skip for m in maps if m.skip} == {
+        "INBOX/x": "it would be merged into INBOX.x with x; to copy it under another name, "
+        "add a folder mapping rule such as 'INBOX/x -> INBOX_x'"
+    }
+    assert [m.source.name for m in maps if m.merged] == ["INBOX/x"]
+    ruled = plan(source, SLASH, [], DOTTED, rules=[Rule("INBOX/x", "INBOX_x")])
+    refuse_merges(ruled, DOTTED)
+    assert not any(m.merged for m in ruled)
 
 
 def test_special_use_folders_go_to_the_destinations_folder_with_the_same_use():

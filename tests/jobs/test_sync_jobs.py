@@ -4,12 +4,15 @@ concurrency limit and re-runs of failed rows, and a sync run by a real Celery wo
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
 from archive.models import Message
 from jobs import bulk, runner
 from jobs.engine.backup.account import backup_account
+from jobs.kinds import restore_options
 from jobs.models import BulkRow, FolderRun, Job, JobRun, SyncedMessage
 from tests.engine.syncing import count, mailbox, sample
 from tests.helpers.jobs import make_account, wait_for_state
@@ -128,11 +131,15 @@ def test_a_restore_job_puts_a_selection_back_and_its_page_comes_from_the_archive
             "enabled": "on",
             "into": "Restored 2026-11-21",
             "include_deleted": "on",
+            "encode_8bit_headers": "on",
             "message_ids": ",".join(str(m.pk) for m in chosen),
         },
     )
     job = Job.objects.get(name="Put back")
     assert response.status_code == 302 and job.kind == "restore"
+    assert restore_options(job.options).encode_8bit_headers  # asked for in the form
+    edit_page = client.get(f"/jobs/{job.pk}/edit/").content.decode()
+    assert re.search(r'name="encode_8bit_headers"[^>]*checked', edit_page)
     run = run_here(job)
 
     assert run.state == State.SUCCEEDED, run.error

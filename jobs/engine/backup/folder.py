@@ -21,6 +21,7 @@ from archive.blobstore import BlobBackend, get_store
 from archive.ingest import FetchedMessage
 from archive.models import Folder
 from jobs.engine.backup import remap
+from jobs.engine.backup.renames import follow_rename
 from jobs.engine.backup.report import BackupOptions, FolderReport, reconcile
 from jobs.engine.batching import batches_by_bytes
 from jobs.engine.drops import Cancelled, Suspects, dropped_error, is_connection_error
@@ -71,7 +72,9 @@ class FolderBackup:
     def run(self) -> FolderReport:
         info = self.session.examine(self.server.raw_name)
         self.exists = info.exists
+        follow_rename(self.session, self.ctx.account, self.server, info, self.ctx.log)
         folder, _previous = state.folder_for(self.ctx.account, self.server, info.uidvalidity)
+        state.remember_mailbox_id(folder, info.mailbox_id)
         self.folder = folder
         if remap.needs_remap(folder):
             self.ctx.log(f"{self.server.name}: UIDVALIDITY changed, matching archived messages")

@@ -73,7 +73,8 @@ def remap_folder(session: ImapSession, folder: Folder, backup: FolderPass) -> in
     return stored
 
 
-def _key(message_id: str, size: int, when) -> Key | None:
+def envelope_key(message_id: str, size: int, when) -> Key | None:
+    """(Message-ID, size, internal date): what recognises a message without its body."""
     if not message_id or when is None:
         return None
     return (message_id, int(size), int(when.timestamp()))
@@ -85,18 +86,18 @@ def match_envelopes(
     """Pairs settled by envelope alone, and the UIDs that need their body to decide."""
     by_key: dict[Key, list[Message]] = defaultdict(list)
     for row in old:
-        key = _key(row.message_id, row.size, row.internal_date)
+        key = envelope_key(row.message_id, row.size, row.internal_date)
         if key:
             by_key[key].append(row)
     server_keys: dict[Key, list[int]] = defaultdict(list)
     for uid, meta in metas.items():
-        key = _key(meta.message_id, meta.size, meta.internal_date)
+        key = envelope_key(meta.message_id, meta.size, meta.internal_date)
         if key:
             server_keys[key].append(uid)
     settled: list[tuple[Message, Meta]] = []
     unsettled: list[int] = []
     for uid, meta in sorted(metas.items()):
-        key = _key(meta.message_id, meta.size, meta.internal_date)
+        key = envelope_key(meta.message_id, meta.size, meta.internal_date)
         if key and len(by_key.get(key, ())) == 1 and len(server_keys[key]) == 1:
             settled.append((by_key[key][0], meta))
         else:

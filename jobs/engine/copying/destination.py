@@ -20,7 +20,7 @@ from imapclient.response_parser import parse_fetch_response
 
 from jobs.engine.copying import fingerprint
 from mail import errors
-from mail.imap import UIDS_PER_COMMAND, ImapSession
+from mail.imap import UIDS_PER_COMMAND, ImapSession, decode_name
 from mail.imap_wire import sequence_set
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.I)
@@ -31,6 +31,11 @@ PIPELINE_BYTES = 16 * 1024 * 1024
 
 class QuotaExceeded(errors.PermanentError):
     """The destination refused a message because its quota is full: the sync stops."""
+
+
+class FolderRefused(errors.EngineError):
+    """The destination refused to create a folder (a name it does not allow): only that folder
+    is left out, the rest of the run goes on."""
 
 
 @dataclass
@@ -81,8 +86,10 @@ class Destination:
             self.client.create_folder(raw_name)
         except imaplib.IMAP4.error as exc:
             if "ALREADYEXISTS" not in str(exc).upper() and "EXISTS" not in str(exc).upper():
-                raise errors.PermanentError(
-                    f"The destination refused to create the folder {raw_name!r}: {exc}"
+                reason = re.sub(r"^create failed:\s*", "", str(exc), flags=re.I)[:300]
+                raise FolderRefused(
+                    f"The destination refused to create the folder “{decode_name(raw_name)}”: "
+                    f"{reason}"
                 ) from exc
         try:
             self.client.subscribe_folder(raw_name)
@@ -125,6 +132,7 @@ class Destination:
         """APPEND every message; refusals (a full quota too) come back as results."""
         if not messages:
             return []
+        self._writable(raw_name)
         if not self.pipelined:
             results = [self._append_one(raw_name, m) for m in messages]
         else:
@@ -132,6 +140,14 @@ class Destination:
             for group in _by_bytes(messages, PIPELINE_BYTES):
                 results += self._append_pipelined(raw_name, group)
         return results
+
+    def _writable(self, raw_name: str) -> None:
+        """Open the folder read-write when the selected one is read-only: Courier refuses an
+        APPEND into the mailbox the connection has open with EXAMINE ("Current box is selected
+        READ-ONLY"). Keeping the target open costs nothing: Dovecot appends to an open folder
+        about twice as fast as to one it must open for every APPEND."""
+        if self.client._imap.state == "SELECTED" and self.client._imap.is_readonly:
+            self.client.select_folder(raw_name, readonly=False)
 
     @staticmethod
     def raise_if_over_quota(results: list[Appended]) -> None:

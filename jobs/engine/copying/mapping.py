@@ -62,6 +62,19 @@ class Rule:
         return _split(self.target.replace("*", path[-1]))
 
 
+def renaming_hint(source_path: str) -> str:
+    """A rule an admin can add to the folder mapping to copy a folder the destination refused
+    under a plainer name (letters, digits, spaces, `-` and `_` only, at most 60 characters)."""
+    plain = "/".join(
+        "".join(c if c.isascii() and (c.isalnum() or c in " -_") else "_" for c in level).strip()[
+            :60
+        ]
+        or "_"
+        for level in source_path.split("/")
+    )
+    return f"{source_path} -> {plain}"
+
+
 def parse_rules(text: str) -> list[Rule]:
     """One rule per line, `source -> target`; `source ->` (no target) excludes the folder."""
     rules = []
@@ -87,10 +100,15 @@ class Layout:
         """A display name as a path, without the namespace prefix."""
         if name.upper() == "INBOX":
             return ("INBOX",)
-        if self.prefix and name.startswith(self.prefix):
+        under_prefix = bool(self.prefix) and name.startswith(self.prefix)
+        if under_prefix:
             name = name[len(self.prefix) :]
         parts = name.split(self.delimiter) if self.delimiter else [name]
         if parts and parts[0].upper() == "INBOX":
+            if under_prefix and self.prefix.upper().startswith("INBOX"):
+                # `INBOX.INBOX.child`: a folder named "INBOX" among INBOX's children, not INBOX
+                # itself (else it would land in `INBOX.child`, merged with another folder).
+                return ("INBOX", *parts)
             parts[0] = "INBOX"
         return tuple(parts)
 
@@ -125,6 +143,7 @@ class FolderMap:
     skip: str = ""  # why the folder is not copied, if it is not
     rank: int = RANK_LABEL
     renamed_levels: list[str] = field(default_factory=list)
+    merged: bool = False  # skipped because another source folder has the same target
 
     @property
     def copied(self) -> bool:
@@ -160,6 +179,27 @@ def plan(
         entry.exists = _key(entry.target_raw) in existing if entry.target_raw else False
         maps.append(entry)
     return sorted(maps, key=lambda m: (m.rank, m.path))
+
+
+def refuse_merges(maps: list[FolderMap], layout: Layout) -> None:
+    """Two source folders never land in one destination folder by accident: where two keep
+    their path and meet (`INBOX/x` and `x` both become `INBOX.x` under an `INBOX.` prefix), the
+    one whose name lost a level is left out, with a rule that copies it under another name.
+    Merges by a rule or by special use are meant, and stay."""
+    owners: dict[str, FolderMap] = {}
+    for entry in maps:
+        if entry.copied and entry.reason != "same path":
+            owners.setdefault(_key(entry.target_raw), entry)
+    same = [m for m in maps if m.copied and m.reason == "same path"]
+    for entry in sorted(same, key=lambda m: (layout.path_of(m.target_name) != m.path, m.path)):
+        owner = owners.setdefault(_key(entry.target_raw), entry)
+        if owner is not entry:
+            hint = f"{entry.source_path} -> {'_'.join(entry.path)}"
+            entry.skip = (
+                f"it would be merged into {entry.target_name} with {owner.source.name}; "
+                f"to copy it under another name, add a folder mapping rule such as '{hint}'"
+            )
+            entry.merged = True
 
 
 def _map_one(folder, path, dest_layout, rules, by_use, gmail, gmail_dedupe) -> FolderMap:

@@ -30,6 +30,8 @@ class SyncOptions:
     gmail_dedupe: bool = True
     dry_run: bool = False
     verify_fingerprints: bool = True
+    # RFC 2047-encode raw 8-bit header bytes before APPEND (headers8bit.py): only when asked.
+    encode_8bit_headers: bool = False
     batch_bytes: int = DEFAULT_BATCH_BYTES
 
 
@@ -52,7 +54,16 @@ class SyncFolderReport:
     create: bool = False  # the destination folder does not exist yet
     refused: dict[int, str] = field(default_factory=dict)  # source UID -> server's reason
     missing: list[tuple[int, str]] = field(default_factory=list)  # source UID, why
+    # On the destination, but what it serves differs from what was sent: (source UID, name).
+    altered: list[tuple[int, str]] = field(default_factory=list)
     error: str = ""
+
+    def refuse_folder(self, reason: Exception | str, advice: str) -> None:
+        """The folder cannot be copied (the destination refused to create it, or it would be
+        merged with another): none of its messages are, and `advice` says what to do."""
+        self.state = "failed"
+        count = "1 message was" if self.on_source == 1 else f"{self.on_source:,} messages were"
+        self.error = f"{reason}; its {count} not copied. {advice}"
 
     @property
     def parked(self) -> int:  # the runner's name for "left out, retried next run"
@@ -68,10 +79,24 @@ class SyncFolderReport:
         if self.state == "failed":
             return f"failed: {self.error}"
         if not self.missing and self.on_destination >= self.on_source:
-            return f"all {self.on_source:,} on the destination"
+            return f"all {self.on_source:,} on the destination{self._altered()}"
         reasons = "; ".join(f"UID {uid}: {why}" for uid, why in self.missing[:5])
         more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
-        return f"{self.on_destination:,} of {self.on_source:,}; missing {reasons}{more}"
+        return (
+            f"{self.on_destination:,} of {self.on_source:,}; missing {reasons}{more}"
+            f"{self._altered()}"
+        )
+
+    def _altered(self) -> str:
+        if not self.altered:
+            return ""
+        names = "; ".join(f"UID {uid} {name}" for uid, name in self.altered[:5])
+        more = f" and {len(self.altered) - 5} more" if len(self.altered) > 5 else ""
+        return (
+            f", but the destination changed the bytes of {len(self.altered):,}: {names}{more}. "
+            "If it changed 8-bit header bytes, the job option “encode 8-bit headers” sends "
+            "them encoded"
+        )
 
 
 @dataclass
@@ -105,13 +130,17 @@ class SyncReport:
         present = sum(min(f.on_destination, f.on_source) for f in folders)
         failed = [f for f in folders if f.state == "failed"]
         missing = sum(len(f.missing) for f in folders)
+        altered = sum(len(f.altered) for f in folders)
         errors = len(failed) + sum(len(f.refused) for f in folders)
         what = "of the source" if self.verb == "sync" else "selected in the archive"
-        if not failed and not missing and present == source and self.state == "succeeded":
+        clean = not failed and not missing and not altered
+        if clean and present == source and self.state == "succeeded":
             return f"all {source:,} messages {what} are on the destination, 0 errors"
         parts = [f"{present:,} of {source:,} messages {what} are on the destination"]
         if missing:
             parts.append(f"{missing:,} missing (see the folders)")
+        if altered:
+            parts.append(f"{altered:,} changed by the destination (see the folders)")
         if failed:
             parts.append(f"{len(failed)} folder{'s' if len(failed) > 1 else ''} failed")
         parts.append(f"{errors} error{'s' if errors != 1 else ''}")

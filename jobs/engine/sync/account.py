@@ -97,9 +97,11 @@ class _SyncRun(reconnect.ReconnectingRun):
             dest.logout()
         work = [m for m in maps if not m.skip]
         for entry in maps:
-            if entry.skip:
+            if entry.skip:  # a folder left out to avoid a merge is a problem to fix: "failed"
                 self.reports[entry.source.raw_name] = SyncFolderReport(
-                    entry.source.name, state="skipped", error=entry.skip
+                    entry.source.name,
+                    state="failed" if entry.merged else "skipped",
+                    error=entry.skip,
                 )
         for entry in work:
             self.ctx.progress(FolderProgress(entry.source.name, "pending"))
@@ -184,10 +186,11 @@ class _SyncRun(reconnect.ReconnectingRun):
             self.ctx.progress(FolderProgress(p.folder, "cancelled", p.total, p.done, p.bytes))
             folder.report.state = "cancelled"
             return folder.report
-        if report.missing:
+        if report.missing or report.altered:
             report.error = report.verification()
         p = folder.progress
-        self.ctx.progress(FolderProgress(p.folder, "done", p.total, p.done, p.bytes, report.error))
+        state = "failed" if report.state == "failed" else "done"
+        self.ctx.progress(FolderProgress(p.folder, state, p.total, p.done, p.bytes, report.error))
         return report
 
     def stop_all(self, exc: errors.PermanentError, entry: FolderMap) -> SyncFolderReport:
@@ -228,7 +231,7 @@ class _SyncRun(reconnect.ReconnectingRun):
             dry_run=self.ctx.options.dry_run,
         )
         problems = [f"{r.folder}: {r.error}" for r in active if r.state == "failed" and r.error]
-        problems += [f"{r.folder}: {r.verification()}" for r in active if r.missing]
+        problems += [f"{r.folder}: {r.verification()}" for r in active if r.missing or r.altered]
         report.error = "; ".join(problems)[:2000]
         return report
 
@@ -236,7 +239,7 @@ class _SyncRun(reconnect.ReconnectingRun):
 def _overall(reports: list[SyncFolderReport]) -> str:
     if any(r.state == "cancelled" for r in reports):
         return "cancelled"
-    bad = [r for r in reports if r.state == "failed" or r.missing or r.refused]
+    bad = [r for r in reports if r.state == "failed" or r.missing or r.refused or r.altered]
     if not bad:
         return "succeeded"
     return (

@@ -20,9 +20,15 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from jobs.engine.batching import batches_by_bytes
-from jobs.engine.copying import fingerprint
-from jobs.engine.copying.destination import Destination, Outgoing, headers_of, sizes_of
-from jobs.engine.copying.mapping import FolderMap
+from jobs.engine.copying import fingerprint, served
+from jobs.engine.copying.destination import (
+    Destination,
+    FolderRefused,
+    Outgoing,
+    sizes_of,
+)
+from jobs.engine.copying.headers8bit import encode_8bit_headers
+from jobs.engine.copying.mapping import FolderMap, renaming_hint
 from jobs.engine.copying.report import SyncFolderReport, SyncOptions
 from jobs.engine.drops import Cancelled, Suspects, dropped_error, is_connection_error
 from jobs.engine.prefetch import Behind, prefetched
@@ -67,13 +73,22 @@ class FolderSync:
         self.dest_uidvalidity: int | None = None
         # Destination UID -> (source UID, fingerprint sent, loose fingerprint) of this run.
         self.sent: dict[int, tuple[int, str, str]] = {}
+        self.sent_bytes: dict[int, served.Sent] = {}  # the same UIDs: what their bytes were
         self.suspects = ctx.suspects.setdefault(self.raw, Suspects())
 
     def run(self) -> SyncFolderReport:
         info = self.source.examine(self.raw)
         self.uidvalidity = info.uidvalidity
         selected = self._selected()
-        dest_exists = self._open_destination()
+        try:
+            dest_exists = self._open_destination()
+        except FolderRefused as exc:
+            self.report.on_source = len(selected)
+            hint = renaming_hint(self.map.source_path)
+            advice = f"To copy them under another name, add a folder mapping rule such as '{hint}'."
+            self.report.refuse_folder(exc, advice)
+            self.ctx.log(f"{self.map.source.name}: {self.report.error}")
+            return self.report
         before = syncstate.mapped(self.ctx.pair, self.raw, self.uidvalidity)
         candidates = [u for u in selected if u not in before]
         meta = self._meta(candidates)
@@ -203,8 +218,7 @@ class FolderSync:
         server waits for our database. (A killed run's APPENDs that were not recorded yet are
         found on the destination by fingerprint on the next run.)"""
         sizes = {u: meta[u].size for u in uids}
-        # The destination folder stays selected (read-only): Dovecot appends to a folder it has
-        # open about twice as fast as to one it must open for every APPEND.
+        # The destination folder stays selected (read-write once the first APPEND opens it).
         self.progress.total = len(uids)
         self._report_progress()
         batches = self._batches(sizes)
@@ -227,6 +241,10 @@ class FolderSync:
         for fetched in ahead:
             if self.ctx.should_stop():
                 raise Cancelled
+            if self.options.encode_8bit_headers:
+                for f in fetched:  # what is recorded and checked is what is sent
+                    f.raw = encode_8bit_headers(f.raw)
+                    f.size = len(f.raw)
             outgoing = [Outgoing(f.uid, f.raw, f.flags, f.internal_date) for f in fetched]
             results = self.dest.append(self.target, outgoing)
             recorder.put((fetched, results))
@@ -271,6 +289,7 @@ class FolderSync:
             )
             if r.uid and self.options.verify_fingerprints:
                 self.sent[r.uid] = (f.uid, fp, loose)
+                self.sent_bytes[r.uid] = served.Sent.of(f.uid, f.raw)
             if f.gm_msgid:
                 gmail[f.gm_msgid] = self.target
         syncstate.record(self.ctx.pair, self.raw, self.uidvalidity, entries)
@@ -280,21 +299,32 @@ class FolderSync:
                 self.ctx.gmail_seen.update(gmail)
 
     def _confirm_copies(self) -> None:
-        """Fingerprint what the destination holds at each UID it gave this run. A server that
-        rewrote line endings on APPEND holds the same message with another size: its own
-        fingerprint is recorded. Anything else is recorded as a mismatch, which verification
-        reports."""
+        """Read back what the destination serves at each UID it gave this run (served.py).
+        Bytes that differ from what was sent beyond line endings are reported by message. A
+        server that rewrote line endings holds the same message with another size: its own
+        fingerprint is recorded. A UID holding another message is recorded as a mismatch,
+        which verification reports as missing."""
         if not self.sent:
             return
-        self.dest.session.examine(self.target)
-        held = headers_of(self.dest.client, list(self.sent))
         fixes: dict[int, str] = {}
-        for dest_uid, (source_uid, expected, loose) in self.sent.items():
-            header, size = held.get(dest_uid, (b"", 0))
-            got = fingerprint.fingerprint(header, size)
+        held = served.served_back(self.dest, self.target, self.sent_bytes, self.options.batch_bytes)
+        for dest_uid, raw in held:
+            source_uid, expected, loose = self.sent.pop(dest_uid)
+            header = fingerprint.header_section(raw)
+            got = fingerprint.fingerprint(header, len(raw))
             if got != expected:
-                same = dest_uid in held and fingerprint.fingerprint(header, None) == loose
+                same = fingerprint.fingerprint(header, None) == loose
                 fixes[source_uid] = got if same else "mismatch:" + expected[:23]
+            sent = self.sent_bytes[dest_uid]
+            another = fixes.get(source_uid, "").startswith("mismatch:")  # reported as missing
+            if not another and not served.unchanged(sent, raw):
+                self.report.altered.append((source_uid, sent.name))
+                self.ctx.log(
+                    f"{self.map.source.name}: UID {source_uid} {sent.name}: the destination "
+                    "serves other bytes than were sent"
+                )
+        for source_uid, expected, _loose in self.sent.values():  # not served back at all
+            fixes[source_uid] = "mismatch:" + expected[:23]
         syncstate.set_fingerprints(self.ctx.pair, self.raw, self.uidvalidity, fixes)
 
     def _report_progress(self) -> None:

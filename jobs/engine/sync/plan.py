@@ -9,7 +9,7 @@ import fnmatch
 from dataclasses import dataclass
 
 from jobs.engine.copying.destination import Destination
-from jobs.engine.copying.mapping import FolderMap, Layout, layout_from, plan
+from jobs.engine.copying.mapping import FolderMap, Layout, layout_from, plan, refuse_merges
 from jobs.engine.copying.report import SyncOptions
 from mail.imap import ImapSession
 
@@ -54,6 +54,7 @@ def plan_folders(
     for entry in maps:
         if not entry.skip:
             entry.skip = _not_selected(entry, options)
+    refuse_merges(maps, dest_layout)
     return maps, source_layout, dest_layout
 
 
