@@ -34,7 +34,6 @@ import io
 import itertools
 import mmap
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,11 +47,13 @@ from archive.blobformat import (
     BlobKeyError,
     BlobMissing,
     BlobReader,
+    check_hash,
     decode_bytes,
     encode_bytes,
     encode_to,
     key_id,
     parse_key,
+    read_all,
 )
 from archive.disk import Disk, fsync_dir
 
@@ -89,16 +90,6 @@ class BlobBackend(Protocol):
     def iter_hashes(self) -> Iterable[str]: ...
 
 
-_HASH_RE = re.compile(r"[0-9a-f]{64}")
-
-
-def _check_hash(sha256: str) -> str:
-    # The hash becomes a path: accept exactly 64 lowercase hex digits and nothing else.
-    if not isinstance(sha256, str) or _HASH_RE.fullmatch(sha256) is None:
-        raise ValueError("A blob name is 64 lowercase hex digits.")
-    return sha256
-
-
 class BlobStore:
     """Blobs as files under `root` (a local disk or a mounted volume).
 
@@ -130,11 +121,11 @@ class BlobStore:
     # -- paths ---------------------------------------------------------------------------------
 
     def path_for(self, sha256: str) -> Path:
-        _check_hash(sha256)
+        check_hash(sha256)
         return self.blob_dir / sha256[:2] / sha256
 
     def exists(self, sha256: str) -> bool:
-        return os.path.isfile(self._path(_check_hash(sha256)))
+        return os.path.isfile(self._path(check_hash(sha256)))
 
     def stored_size(self, sha256: str) -> int:
         try:
@@ -165,18 +156,7 @@ class BlobStore:
         with f:
             if os.fstat(f.fileno()).st_size <= ONE_SHOT_LIMIT:
                 return decode_bytes(f.read(), sha256, self._keys)
-            reader = BlobReader(f, sha256, self._keys)
-            buf = bytearray(reader.size)
-            view = memoryview(buf)
-            filled = 0
-            while filled < reader.size and (n := reader.readinto(view[filled:])):
-                filled += n
-            if reader.readinto(bytearray(1)):  # must be at the end: this also verifies
-                raise BlobCorrupt(f"Blob {sha256} decodes to more than {reader.size} bytes.")
-            if filled != reader.size:
-                raise BlobCorrupt(f"Blob {sha256} decodes to {filled} bytes, not {reader.size}.")
-            del view
-            return bytes(buf)
+            return read_all(BlobReader(f, sha256, self._keys), sha256)
 
     def open_stream(self, sha256: str) -> BinaryIO:
         """A buffered reader of the raw bytes; the hash is checked when the end is read."""
@@ -406,18 +386,31 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-_stores: dict[tuple, BlobStore] = {}
+_stores: dict[tuple, BlobBackend] = {}
 _stores_lock = threading.Lock()
 
 
-def get_store() -> BlobStore:
-    """The store configured by settings.ARCHIVE_ROOT and settings.ARCHIVE_ENCRYPTION_KEY."""
+def get_store() -> BlobBackend:
+    """The store configured by settings.ARCHIVE_URL (a local folder at ARCHIVE_ROOT by
+    default, or s3://BUCKET/PREFIX) and settings.ARCHIVE_ENCRYPTION_KEY."""
     from django.conf import settings
 
     old = tuple(getattr(settings, "ARCHIVE_OLD_ENCRYPTION_KEYS", ()) or ())
-    config = (str(settings.ARCHIVE_ROOT), settings.ARCHIVE_ENCRYPTION_KEY or None, old)
+    url = getattr(settings, "ARCHIVE_URL", "") or ""
+    where = url if url.startswith("s3://") else str(settings.ARCHIVE_ROOT)
+    s3 = tuple(sorted(getattr(settings, "ARCHIVE_S3", {}).items())) if url else ()
+    config = (where, settings.ARCHIVE_ENCRYPTION_KEY or None, old, s3)
     with _stores_lock:
         store = _stores.get(config)
         if store is None:
-            store = _stores[config] = BlobStore(config[0], config[1], old)
+            store = _stores[config] = _open_store(where, config[1], old, dict(s3))
         return store
+
+
+def _open_store(where: str, key: str | None, old: tuple, s3: dict) -> BlobBackend:
+    if not where.startswith("s3://"):
+        return BlobStore(where, key, old)
+    from archive.s3store import S3Store, make_client, parse_s3_url
+
+    bucket, prefix = parse_s3_url(where)
+    return S3Store(bucket, prefix, key, old, client=make_client(**s3))

@@ -1,0 +1,407 @@
+"""The blob store in S3-compatible object storage (`ARCHIVE_URL=s3://BUCKET/PREFIX`).
+
+Same contract as the local `archive.blobstore.BlobStore`: an object's key comes from the
+sha256 of the raw bytes only (`<prefix>blobs/ab/<sha256>`), its content is the same blob format
+(`archive/blobformat.py`: zstd, then AES-256-GCM with ARCHIVE_ENCRYPTION_KEY), built in this
+process, so the bucket never sees plaintext when a key is set. Every read verifies the hash.
+
+Write order (SECURITY.md "Storage"): `put_many` returns only once every object is durable and
+verified, before the caller commits a row pointing at it. A small object goes up in one PUT
+with its Content-MD5, which the server checks before it accepts the bytes, and the ETag it
+answers must be that MD5 (where a store answers another ETag, the object is read back and
+decoded instead). A large one (over PART_SIZE) goes up in parts, each with its Content-MD5,
+without a second copy of the message in memory, and is read back and decoded in full before
+it counts as stored.
+
+Idempotent writes: a conditional put (If-None-Match: *, one round trip for a new blob; head,
+then put, on a store that does not support it, and for large blobs). An object already there
+is verified and kept, so the same bytes from several accounts or hosts are stored once; a
+damaged one is copied to
+`<prefix>quarantine/` (never deleted) and written again. Two writers racing on the same hash
+both write a valid blob of the same bytes, so whichever lands last is as good.
+
+Many small objects cost a round trip each: `put_many` uploads a batch with a thread pool
+(UPLOAD_THREADS; uploads wait on the network, not the CPU, so threads help despite the GIL).
+
+The endpoint is the operator's (like DATABASE_URL and REDIS_URL), commonly an internal host
+(MinIO, SeaweedFS, Garage on the LAN), so it does not go through the mail outbound policy
+(`mail/outbound.py`), which guards hosts that users type in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO
+
+from archive.blobformat import (
+    CHUNK,
+    ONE_SHOT_LIMIT,
+    BlobCorrupt,
+    BlobKeyError,
+    BlobMissing,
+    BlobReader,
+    check_hash,
+    decode_bytes,
+    encode_bytes,
+    encode_to,
+    key_id,
+    parse_key,
+    read_all,
+)
+
+UPLOAD_THREADS = 16
+# Parts of a multipart upload (S3's minimum is 5 MiB); a blob above one part goes up in parts.
+PART_SIZE = 8 << 20
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix` -> ("bucket", "some/prefix/"); the prefix may be empty."""
+    if not url.startswith("s3://"):
+        raise ValueError("An S3 archive URL starts with s3://")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if len(bucket) < 3:
+        raise ValueError("ARCHIVE_URL needs a bucket name of 3 characters or more: s3://BUCKET")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+def make_client(
+    endpoint_url: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    region: str | None = None,
+    addressing_style: str = "path",
+    pool: int = UPLOAD_THREADS,
+) -> Any:
+    """A boto3 S3 client. Credentials left empty come from boto3's own chain (environment,
+    instance role); path-style addressing by default, which self-hosted stores need."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        s3={"addressing_style": addressing_style or "path"},
+        max_pool_connections=pool,
+        retries={"max_attempts": 5, "mode": "standard"},
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url or None,
+        aws_access_key_id=access_key or None,
+        aws_secret_access_key=secret_key or None,
+        region_name=region or "us-east-1",
+        config=config,
+    )
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _not_found(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return _error_code(exc) in ("404", "NoSuchKey", "NotFound") or status == 404
+
+
+class S3Store:
+    """Blobs as objects in `bucket` under `prefix` (see the module docstring)."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        encryption_key: str | bytes | None = None,
+        old_keys: Iterable[str | bytes] = (),
+        *,
+        client: Any = None,
+        threads: int = UPLOAD_THREADS,
+    ):
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.client = client if client is not None else make_client()
+        self.threads = threads
+        # Put new blobs with If-None-Match (one round trip), until the store says it cannot.
+        self.conditional_puts = True
+        self.key = parse_key(encryption_key)
+        self._keys = {key_id(k): k for k in [self.key, *map(parse_key, old_keys)] if k}
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key_for(self, sha256: str) -> str:
+        check_hash(sha256)
+        return f"{self.prefix}blobs/{sha256[:2]}/{sha256}"
+
+    # -- looking -------------------------------------------------------------------------------
+
+    def _head(self, sha256: str) -> dict | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self.key_for(sha256))
+        except Exception as exc:
+            if _not_found(exc):
+                return None
+            raise
+
+    def exists(self, sha256: str) -> bool:
+        return self._head(sha256) is not None
+
+    def stored_size(self, sha256: str) -> int:
+        head = self._head(sha256)
+        if head is None:
+            raise BlobMissing(f"Blob {sha256} is missing from the store.")
+        return int(head["ContentLength"])
+
+    def modified_at(self, sha256: str) -> float:
+        """When the object was last written (seconds since the epoch)."""
+        head = self._head(sha256)
+        if head is None:
+            raise BlobMissing(f"Blob {sha256} is missing from the store.")
+        return head["LastModified"].timestamp()
+
+    def iter_hashes(self) -> Iterator[str]:
+        """Every blob in the store, in hash order (S3 lists keys sorted)."""
+        yield from self._names(f"{self.prefix}blobs/")
+
+    def _names(self, prefix: str) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", ()):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if _HASH.fullmatch(name):
+                    yield name
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _get(self, sha256: str) -> tuple[Any, int]:
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=self.key_for(sha256))
+        except Exception as exc:
+            if _not_found(exc):
+                raise BlobMissing(f"Blob {sha256} is missing from the store.") from None
+            raise
+        return obj["Body"], int(obj["ContentLength"])
+
+    def get(self, sha256: str) -> bytes:
+        """The raw bytes, verified against the hash (raises BlobCorrupt / BlobMissing)."""
+        body, length = self._get(sha256)
+        with body:
+            if length <= ONE_SHOT_LIMIT:
+                return decode_bytes(body.read(), sha256, self._keys)
+            return read_all(BlobReader(body, sha256, self._keys, length), sha256)
+
+    def open_stream(self, sha256: str) -> BinaryIO:
+        """A buffered reader of the raw bytes, streamed from the object; the hash is checked
+        when the end is read."""
+        body, length = self._get(sha256)
+        try:
+            return io.BufferedReader(BlobReader(body, sha256, self._keys, length), CHUNK)
+        except BaseException:
+            body.close()
+            raise
+
+    def verify(self, sha256: str) -> None:
+        """Read the whole object and check it; raises BlobError subclasses."""
+        body, length = self._get(sha256)
+        with body:
+            if length <= ONE_SHOT_LIMIT:
+                decode_bytes(body.read(), sha256, self._keys)
+                return
+            with io.BufferedReader(BlobReader(body, sha256, self._keys, length), CHUNK) as r:
+                while r.read(CHUNK):
+                    pass
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def put(self, raw: bytes) -> tuple[str, int]:
+        return self.put_many([raw])[0]
+
+    def put_many(
+        self, raws: list[bytes], meanwhile: Callable[[], object] | None = None
+    ) -> list[tuple[str, int]]:
+        """Store several blobs durably, in parallel; results in the order given. `meanwhile`
+        runs while the uploads are in flight (the caller's work that needs no stored blob)."""
+        hashes = [hashlib.sha256(raw).hexdigest() for raw in raws]
+        pending = dict(zip(hashes, raws, strict=True))
+        if len(pending) <= 1 and meanwhile is None:
+            sizes = {sha: self._store_one(sha, raw) for sha, raw in pending.items()}
+        else:
+            sizes = self._store_parallel(pending, meanwhile)
+        return [(sha, sizes[sha]) for sha in hashes]
+
+    def _store_parallel(
+        self, pending: dict[str, bytes], meanwhile: Callable[[], object] | None
+    ) -> dict[str, int]:
+        workers = max(1, min(self.threads, len(pending)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="blob-upload") as pool:
+            futures = {sha: pool.submit(self._store_one, sha, raw) for sha, raw in pending.items()}
+            try:
+                if meanwhile is not None:
+                    meanwhile()
+            finally:
+                sizes = {}
+                errors = []
+                for sha, future in futures.items():
+                    try:
+                        sizes[sha] = future.result()
+                    except BaseException as exc:  # noqa: BLE001 - the first is raised below
+                        errors.append(exc)
+        if errors:
+            raise errors[0]
+        return sizes
+
+    def put_file(self, f: BinaryIO) -> tuple[str, int]:
+        """Store the content of a file (an import)."""
+        return self.put(f.read())
+
+    def _store_one(self, sha256: str, raw: bytes | memoryview) -> int:
+        if len(raw) > PART_SIZE or not self.conditional_puts:
+            head = self._head(sha256)
+            if head is not None and self._holds_good_copy(sha256):
+                return int(head["ContentLength"])
+            if len(raw) > PART_SIZE:
+                return self._put_in_parts(sha256, raw)
+            return self._put_small(sha256, raw, conditional=False)
+        try:
+            return self._put_small(sha256, raw, conditional=True)
+        except Exception as exc:
+            if _error_code(exc) == "NotImplemented":  # a store without If-None-Match
+                self.conditional_puts = False
+                return self._store_one(sha256, raw)
+            if _error_code(exc) != "PreconditionFailed":
+                raise
+        if self._holds_good_copy(sha256):  # the same bytes were stored before
+            return self.stored_size(sha256)
+        return self._put_small(sha256, raw, conditional=False)  # the damaged copy is set aside
+
+    def _put_small(self, sha256: str, raw: bytes | memoryview, *, conditional: bool) -> int:
+        """One PUT the server checks against its Content-MD5; `conditional`: only if no object
+        has that key yet (If-None-Match), which saves the HEAD of a new blob."""
+        data = encode_bytes(raw, sha256, self.key)
+        md5 = hashlib.md5(data, usedforsecurity=False)
+        extra = {"IfNoneMatch": "*"} if conditional else {}
+        answer = self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key_for(sha256),
+            Body=data,
+            ContentMD5=base64.b64encode(md5.digest()).decode(),
+            **extra,
+        )
+        if answer.get("ETag", "").strip('"') != md5.hexdigest():
+            self._read_back(sha256)  # a store whose ETag is not the MD5: check the bytes
+        return len(data)
+
+    def _put_in_parts(self, sha256: str, raw: bytes | memoryview) -> int:
+        key = self.key_for(sha256)
+        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
+        parts = _PartWriter(self.client, self.bucket, key, upload["UploadId"])
+        try:
+            size = encode_to(raw, sha256, self.key, parts)
+            parts.finish()
+        except BaseException:
+            parts.abort()
+            raise
+        self._read_back(sha256)
+        return size
+
+    def _read_back(self, sha256: str) -> None:
+        try:
+            self.verify(sha256)
+        except BlobCorrupt:
+            self.quarantine(sha256)
+            raise
+
+    def _holds_good_copy(self, sha256: str) -> bool:
+        try:
+            self.verify(sha256)
+        except BlobKeyError:
+            return True  # sealed with a key this process lacks: not ours to judge
+        except BlobMissing:
+            return False
+        except BlobCorrupt:
+            self.quarantine(sha256)
+            return False
+        return True
+
+    # -- setting aside ---------------------------------------------------------------------------
+
+    def quarantine(self, sha256: str) -> str | None:
+        """Move a bad blob aside (never delete it): it no longer counts as stored. Returns the
+        key it went to, or None if it was gone."""
+        dest = f"{self.prefix}quarantine/{sha256}.{os.urandom(4).hex()}"
+        return dest if self._move(self.key_for(sha256), dest) else None
+
+    def quarantined(self) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2")
+        found = []
+        for page in pages.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}quarantine/"):
+            found += [item["Key"] for item in page.get("Contents", ())]
+        return found
+
+    def _move(self, src: str, dest: str) -> bool:
+        source = {"Bucket": self.bucket, "Key": src}
+        try:
+            self.client.copy_object(Bucket=self.bucket, Key=dest, CopySource=source)
+        except Exception as exc:
+            if _not_found(exc):
+                return False
+            raise
+        self.client.delete_object(Bucket=self.bucket, Key=src)
+        return True
+
+
+class _PartWriter:
+    """A write-only file that uploads what it is given as the parts of a multipart upload,
+    each with its Content-MD5: at most one part of the blob is held in memory."""
+
+    def __init__(self, client: Any, bucket: str, key: str, upload_id: str):
+        self.client, self.bucket, self.key, self.upload_id = client, bucket, key, upload_id
+        self.buffer = bytearray()
+        self.parts: list[dict] = []
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        while len(self.buffer) >= PART_SIZE:
+            self._send(bytes(self.buffer[:PART_SIZE]))
+            del self.buffer[:PART_SIZE]
+        return len(data)
+
+    def _send(self, data: bytes) -> None:
+        number = len(self.parts) + 1
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        answer = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=data,
+            ContentMD5=md5,
+        )
+        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def finish(self) -> None:
+        if self.buffer or not self.parts:
+            self._send(bytes(self.buffer))
+            self.buffer.clear()
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": self.parts},
+        )
+
+    def abort(self) -> None:
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+            )
+        except Exception:  # noqa: BLE001 - the upload's own error is the one that matters
+            pass
