@@ -6,19 +6,18 @@ sha256 of the raw bytes only (`<prefix>blobs/ab/<sha256>`), its content is the s
 process, so the bucket never sees plaintext when a key is set. Every read verifies the hash.
 
 Write order (SECURITY.md "Storage"): `put_many` returns only once every object is durable and
-verified, before the caller commits a row pointing at it. A small object goes up in one PUT
-with its Content-MD5, which the server checks before it accepts the bytes, and the ETag it
-answers must be that MD5 (where a store answers another ETag, the object is read back and
-decoded instead). A large one (over PART_SIZE) goes up in parts, each with its Content-MD5,
-without a second copy of the message in memory, and is read back and decoded in full before
-it counts as stored.
+verified, before the caller commits a row pointing at it. A small object is decoded and
+checked against its hash in memory, then goes up in one PUT with its Content-MD5, which the
+server checks before it accepts the bytes; the ETag it answers must be that MD5 (where a
+store answers another ETag, the object is read back and decoded instead). A large one (over
+PART_SIZE) goes up in parts, each with its Content-MD5, without a second copy of the message
+in memory, and is read back and decoded in full before it counts as stored.
 
 Idempotent writes: a conditional put (If-None-Match: *, one round trip for a new blob; head,
 then put, on a store that does not support it, and for large blobs). An object already there
 is verified and kept, so the same bytes from several accounts or hosts are stored once; a
-damaged one is copied to
-`<prefix>quarantine/` (never deleted) and written again. Two writers racing on the same hash
-both write a valid blob of the same bytes, so whichever lands last is as good.
+damaged one is copied to `<prefix>quarantine/` (never deleted) and written again. Two writers
+racing on the same hash both write a valid blob of the same bytes: either is as good.
 
 Many small objects cost a round trip each: `put_many` uploads a batch with a thread pool
 (UPLOAD_THREADS; uploads wait on the network, not the CPU, so threads help despite the GIL).
@@ -33,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import mmap
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -56,8 +56,9 @@ from archive.blobformat import (
 )
 
 UPLOAD_THREADS = 16
-# Parts of a multipart upload (S3's minimum is 5 MiB); a blob above one part goes up in parts.
-PART_SIZE = 8 << 20
+# Parts of a multipart upload (S3's minimum is 5 MiB, the last part excepted); a blob above one
+# part goes up in parts, so a write holds about one part of it in memory.
+PART_SIZE = 6 << 20
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -259,8 +260,12 @@ class S3Store:
         return sizes
 
     def put_file(self, f: BinaryIO) -> tuple[str, int]:
-        """Store the content of a file (an import)."""
-        return self.put(f.read())
+        """Store the content of a regular file (an import) without reading it into memory: the
+        file is mapped, and uploaded in parts when it is large."""
+        if os.fstat(f.fileno()).st_size == 0:
+            return self.put(b"")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return self.put_many([mm])[0]  # type: ignore[list-item]
 
     def _store_one(self, sha256: str, raw: bytes | memoryview) -> int:
         if len(raw) > PART_SIZE or not self.conditional_puts:
@@ -286,6 +291,8 @@ class S3Store:
         """One PUT the server checks against its Content-MD5; `conditional`: only if no object
         has that key yet (If-None-Match), which saves the HEAD of a new blob."""
         data = encode_bytes(raw, sha256, self.key)
+        # Checked before it leaves; the Content-MD5 then makes the server refuse other bytes.
+        decode_bytes(data, sha256, self._keys)
         md5 = hashlib.md5(data, usedforsecurity=False)
         extra = {"IfNoneMatch": "*"} if conditional else {}
         answer = self.client.put_object(
@@ -369,12 +376,13 @@ class _PartWriter:
 
     def write(self, data: bytes) -> int:
         self.buffer += data
-        while len(self.buffer) >= PART_SIZE:
-            self._send(bytes(self.buffer[:PART_SIZE]))
-            del self.buffer[:PART_SIZE]
+        if len(self.buffer) >= PART_SIZE:
+            # The buffer itself becomes the part: no copy of it is made here.
+            part, self.buffer = self.buffer, bytearray()
+            self._send(part)
         return len(data)
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes | bytearray) -> None:
         number = len(self.parts) + 1
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
         answer = self.client.upload_part(
@@ -389,8 +397,8 @@ class _PartWriter:
 
     def finish(self) -> None:
         if self.buffer or not self.parts:
-            self._send(bytes(self.buffer))
-            self.buffer.clear()
+            self._send(self.buffer)
+            self.buffer = bytearray()
         self.client.complete_multipart_upload(
             Bucket=self.bucket,
             Key=self.key,
