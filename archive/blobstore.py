@@ -15,9 +15,10 @@ at it. A crash at any step leaves either nothing under the final name or a compl
 orphan until the row is committed); temp files left by a crash are named `.tmp-*` and are
 cleaned by `archive.verify.remove_stale_temp_files`.
 
-`BlobBackend` is the whole interface the rest of the app uses, so an S3-compatible backend can
-follow by implementing it; `get_store()` picks the configured one. The file-system calls of a
-write go through a `Disk` (`archive/disk.py`): the store's seam for a full or failing disk.
+`BlobBackend` is the whole interface the rest of the app uses; `archive/s3store.py` implements
+it for S3-compatible object storage; `get_store()` picks the one ARCHIVE_URL names. The
+file-system calls of a write go through a `Disk` (`archive/disk.py`): the store's seam for a
+full or failing disk. The collector's side (held folder, temp files) is `archive/localheld.py`.
 
 Why by hand (os-level calls, string paths, one write per small blob, temp names from a counter)
 rather than tempfile, pathlib and buffered files: a backup stores every message through here,
@@ -56,6 +57,7 @@ from archive.blobformat import (
     read_all,
 )
 from archive.disk import Disk, fsync_dir
+from archive.localheld import HASH_RE, HELD_DIR, TEMP_PREFIX, LocalHeldArea
 
 __all__ = [
     "BlobBackend",
@@ -64,11 +66,12 @@ __all__ = [
     "BlobKeyError",
     "BlobMissing",
     "BlobStore",
+    "HASH_RE",
+    "HELD_DIR",
+    "TEMP_PREFIX",
     "get_store",
     "sha256_of",
 ]
-
-TEMP_PREFIX = ".tmp-"
 
 
 def sha256_of(raw: bytes | memoryview) -> str:
@@ -88,9 +91,20 @@ class BlobBackend(Protocol):
     def verify(self, sha256: str) -> None: ...
     def stored_size(self, sha256: str) -> int: ...
     def iter_hashes(self) -> Iterable[str]: ...
+    def put_file(self, f: BinaryIO) -> tuple[str, int]: ...
+    def quarantine(self, sha256: str) -> object: ...
+    # The collector's (archive/gc.py): age, a held area, its schedule, interrupted writes.
+    def present(self) -> bool: ...
+    def modified_at(self, sha256: str) -> float: ...
+    def hold(self, sha256: str, now: float) -> int | None: ...
+    def unhold(self, sha256: str) -> None: ...
+    def drop_held(self, sha256: str) -> None: ...
+    def held(self) -> Iterable[tuple[str, float, int]]: ...
+    def claim_gc_run(self, now: float, interval: float) -> bool: ...
+    def stale_temp_files(self, older_than: float, remove: bool) -> int: ...
 
 
-class BlobStore:
+class BlobStore(LocalHeldArea):
     """Blobs as files under `root` (a local disk or a mounted volume).
 
     `disk`: the file-system calls of the writes (`archive.disk.Disk`); the class attribute is

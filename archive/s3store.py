@@ -35,6 +35,7 @@ import io
 import mmap
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
@@ -60,6 +61,7 @@ UPLOAD_THREADS = 16
 # part goes up in parts, so a write holds about one part of it in memory.
 PART_SIZE = 6 << 20
 _HASH = re.compile(r"[0-9a-f]{64}")
+HELD_DIR = "gc-held"  # the local store's name for it too
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -112,7 +114,80 @@ def _not_found(exc: Exception) -> bool:
     return _error_code(exc) in ("404", "NoSuchKey", "NotFound") or status == 404
 
 
-class S3Store:
+# -- the collector's held area (archive/gc.py): `<prefix>gc-held/<sha256>` -------------------
+
+
+def _held_key(store: S3Store, name: str) -> str:
+    return f"{store.prefix}{HELD_DIR}/{name}"
+
+
+class S3HeldArea:
+    """What the collector needs beyond reading and writing: the age of a blob, and a place
+    to set blobs aside before they are deleted. Times set by the collector travel in the
+    object's metadata (`held-at`), so its own clock decides, as with the local files."""
+
+    def present(self) -> bool:
+        return True  # the bucket is the store; a missing bucket fails loudly on first use
+
+    def hold(self, sha256: str, now: float) -> int | None:
+        head = self._head(sha256)
+        if head is None:
+            return None
+        moved = self._move(self.key_for(sha256), _held_key(self, sha256), {"held-at": str(now)})
+        return int(head["ContentLength"]) if moved else None
+
+    def unhold(self, sha256: str) -> None:
+        self._move(_held_key(self, sha256), self.key_for(sha256))
+
+    def drop_held(self, sha256: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=_held_key(self, check_hash(sha256)))
+
+    def held(self) -> Iterator[tuple[str, float, int]]:
+        pages = self.client.get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=self.bucket, Prefix=_held_key(self, "")):
+            for item in page.get("Contents", ()):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if _HASH.fullmatch(name):
+                    yield name, self._stamp(item["Key"]) or 0.0, int(item["Size"])
+
+    def _stamp(self, key: str) -> float | None:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            if _not_found(exc):
+                return None
+            raise
+        stamp = head.get("Metadata", {}).get("held-at")
+        return float(stamp) if stamp else head["LastModified"].timestamp()
+
+    def claim_gc_run(self, now: float, interval: float) -> bool:
+        stamp_key = _held_key(self, ".last-run")
+        last = self._stamp(stamp_key)
+        if last is not None and last > now - interval:
+            return False
+        self.client.put_object(
+            Bucket=self.bucket, Key=stamp_key, Body=b"", Metadata={"held-at": str(now)}
+        )
+        return True
+
+    def stale_temp_files(self, older_than: float, remove: bool) -> int:
+        """Multipart uploads of blobs interrupted more than `older_than` s ago (the parts of a
+        killed writer): counted, or aborted."""
+        cutoff = time.time() - older_than
+        found = 0
+        pages = self.client.get_paginator("list_multipart_uploads")
+        for page in pages.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}blobs/"):
+            for upload in page.get("Uploads", ()):
+                if upload["Initiated"].timestamp() < cutoff:
+                    found += 1
+                    if remove:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+        return found
+
+
+class S3Store(S3HeldArea):
     """Blobs as objects in `bucket` under `prefix` (see the module docstring)."""
 
     def __init__(
@@ -353,10 +428,11 @@ class S3Store:
             found += [item["Key"] for item in page.get("Contents", ())]
         return found
 
-    def _move(self, src: str, dest: str) -> bool:
+    def _move(self, src: str, dest: str, metadata: dict[str, str] | None = None) -> bool:
         source = {"Bucket": self.bucket, "Key": src}
+        extra = {"Metadata": metadata, "MetadataDirective": "REPLACE"} if metadata else {}
         try:
-            self.client.copy_object(Bucket=self.bucket, Key=dest, CopySource=source)
+            self.client.copy_object(Bucket=self.bucket, Key=dest, CopySource=source, **extra)
         except Exception as exc:
             if _not_found(exc):
                 return False

@@ -69,5 +69,5 @@ def test_a_temp_file_renamed_while_stale_ones_are_listed_is_skipped(archive_root
         for dirpath, dirs, files in real_walk(top):
             yield dirpath, dirs, [*files, ".tmp-renamed-meanwhile"]
 
-    monkeypatch.setattr(verify.os, "walk", walk_listing_a_file_that_is_gone)
+    monkeypatch.setattr(os, "walk", walk_listing_a_file_that_is_gone)
     assert verify.remove_stale_temp_files(store, older_than=0) == 0
