@@ -20,7 +20,12 @@ damaged one is copied to `<prefix>quarantine/` (never deleted) and written again
 racing on the same hash both write a valid blob of the same bytes: either is as good.
 
 Many small objects cost a round trip each: `put_many` uploads a batch with a thread pool
-(UPLOAD_THREADS; uploads wait on the network, not the CPU, so threads help despite the GIL).
+(UPLOAD_THREADS; uploads wait on the network, so threads help despite the GIL). Measured on 2
+shared cores with SeaweedFS on the same machine, 1,500 corpus messages (14 KB average) in
+batches of 100: local folder 1,220 msg/s; S3 with 1 thread 138, 8 threads 218, 16 threads
+227, 32 threads 295 msg/s. The request rate, not bandwidth, is the limit there (boto3 and the
+server spend CPU per request); packing small blobs into larger objects with an index is the
+next step if a benchmark on real object storage falls short of the local store.
 
 The endpoint is the operator's (like DATABASE_URL and REDIS_URL), commonly an internal host
 (MinIO, SeaweedFS, Garage on the LAN), so it does not go through the mail outbound policy
@@ -56,7 +61,7 @@ from archive.blobformat import (
     read_all,
 )
 
-UPLOAD_THREADS = 16
+UPLOAD_THREADS = 32
 # Parts of a multipart upload (S3's minimum is 5 MiB, the last part excepted); a blob above one
 # part goes up in parts, so a write holds about one part of it in memory.
 PART_SIZE = 6 << 20

@@ -91,7 +91,11 @@ class SeaweedFS:
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 2},
+                max_pool_connections=32,
+            ),
         )
 
     def _wait_until_ready(self, timeout: float) -> None:
