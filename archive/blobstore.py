@@ -413,7 +413,8 @@ def get_store() -> BlobBackend:
     url = getattr(settings, "ARCHIVE_URL", "") or ""
     where = url if url.startswith("s3://") else str(settings.ARCHIVE_ROOT)
     s3 = tuple(sorted(getattr(settings, "ARCHIVE_S3", {}).items())) if url else ()
-    config = (where, settings.ARCHIVE_ENCRYPTION_KEY or None, old, s3)
+    # By process too: a forked backup worker must not share the parent's pooled S3 connections.
+    config = (where, settings.ARCHIVE_ENCRYPTION_KEY or None, old, s3, os.getpid())
     with _stores_lock:
         store = _stores.get(config)
         if store is None:

@@ -169,3 +169,25 @@ def test_get_store_opens_the_bucket_and_prefix_of_archive_url(settings, seaweedf
 def test_an_archive_url_without_a_usable_bucket_is_refused(url):
     with pytest.raises(ValueError):
         parse_s3_url(url)
+
+
+def test_a_forked_worker_gets_its_own_connection_to_the_store(settings, seaweedfs):
+    # Pooled connections shared by two processes would mix their requests on one socket.
+    s3_settings(settings, seaweedfs)
+    parent = get_store()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report which client its store uses, and that it works
+        try:
+            store = get_store()
+            sha, _ = store.put(message(7))
+            ok = store.get(sha) == message(7)
+            os.write(write, f"{id(store.client)} {ok}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    client_id, ok = os.read(read, 100).decode().split()
+    os.close(read)
+    assert ok == "True" and int(client_id) != id(parent.client)
+    assert parent.get(hashlib.sha256(message(7)).hexdigest()) == message(7)
