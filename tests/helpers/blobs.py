@@ -25,6 +25,14 @@ def replace_stored(store: BlobStore | S3Store, sha: str, data: bytes) -> None:
         store.path_for(sha).write_bytes(data)
 
 
+def delete_stored(store: BlobStore | S3Store, sha: str) -> None:
+    """Remove a blob behind the store's back (a lost file or object)."""
+    if isinstance(store, S3Store):
+        store.client.delete_object(Bucket=store.bucket, Key=store.key_for(sha))
+    else:
+        store.path_for(sha).unlink()
+
+
 def quarantined_hashes(store: BlobStore | S3Store) -> list[str]:
     """The hashes of what the store set aside as damaged, sorted."""
     if isinstance(store, S3Store):
