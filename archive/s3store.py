@@ -214,9 +214,9 @@ class S3Store(S3HeldArea):
         self.key = parse_key(encryption_key)
         self._keys = {key_id(k): k for k in [self.key, *map(parse_key, old_keys)] if k}
 
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
+    def ping(self) -> None:
+        """Raises unless the bucket answers to these credentials (/healthz)."""
+        self.client.head_bucket(Bucket=self.bucket)
 
     def key_for(self, sha256: str) -> str:
         check_hash(sha256)
