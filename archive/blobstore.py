@@ -83,7 +83,10 @@ class BlobBackend(Protocol):
 
     def put(self, raw: bytes) -> tuple[str, int]: ...
     def put_many(
-        self, raws: list[bytes], meanwhile: Callable[[], object] | None = None
+        self,
+        raws: list[bytes],
+        meanwhile: Callable[[], object] | None = None,
+        written: set[str] | None = None,
     ) -> list[tuple[str, int]]: ...
     def get(self, sha256: str) -> bytes: ...
     def open_stream(self, sha256: str) -> BinaryIO: ...
@@ -203,12 +206,16 @@ class BlobStore(LocalHeldArea):
         return self.put_many([raw])[0]
 
     def put_many(
-        self, raws: list[bytes], meanwhile: Callable[[], object] | None = None
+        self,
+        raws: list[bytes],
+        meanwhile: Callable[[], object] | None = None,
+        written: set[str] | None = None,
     ) -> list[tuple[str, int]]:
         """Store several blobs durably, batching the fsyncs; results in the order given.
 
         `meanwhile`, if given, is called once while the disk flushes the new files: the caller's
-        work that does not need the blobs stored (ingest parses the messages there)."""
+        work that does not need the blobs stored (ingest parses the messages there). `written`,
+        if given, receives the hashes this call wrote (the others were found stored)."""
         hashes = [sha256_of(raw) for raw in raws]
         pending: dict[str, bytes] = {}
         for sha, raw in zip(hashes, raws, strict=True):
@@ -231,8 +238,10 @@ class BlobStore(LocalHeldArea):
         # The renamed entries, and the entries of directories created for them, made durable.
         renamed = {os.path.dirname(self._path(sha)) for sha in pending}
         self.disk.sync_dirs(renamed | new_dirs, self.blob_dir)
-        written = {sha: size for sha, (_, size) in temps.items()}
-        return [(sha, written.get(sha) or self.stored_size(sha)) for sha in hashes]
+        sizes = {sha: size for sha, (_, size) in temps.items()}
+        if written is not None:
+            written.update(sizes)
+        return [(sha, sizes.get(sha) or self.stored_size(sha)) for sha in hashes]
 
     def _path(self, sha256: str) -> str:
         # A string, not a Path: the write path runs this a few times per message, and building

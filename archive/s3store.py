@@ -62,11 +62,9 @@ from archive.blobformat import (
     parse_key,
     read_all,
 )
+from archive.s3parts import PART_SIZE, PartWriter
 
 UPLOAD_THREADS = 32
-# Parts of a multipart upload (S3's minimum is 5 MiB, the last part excepted); a blob above one
-# part goes up in parts, so a write holds about one part of it in memory.
-PART_SIZE = 6 << 20
 _HASH = re.compile(r"[0-9a-f]{64}")
 HELD_DIR = "gc-held"  # the local store's name for it too
 
@@ -293,14 +291,18 @@ class S3Store(S3HeldArea):
 
     def verify(self, sha256: str) -> None:
         """Read the whole object and check it; raises BlobError subclasses."""
+        self._verified_size(sha256)
+
+    def _verified_size(self, sha256: str) -> int:
         body, length = self._get(sha256)
         with body:
             if length <= ONE_SHOT_LIMIT:
                 decode_bytes(body.read(), sha256, self._keys)
-                return
+                return length
             with io.BufferedReader(BlobReader(body, sha256, self._keys, length), CHUNK) as r:
                 while r.read(CHUNK):
                     pass
+        return length
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -308,21 +310,27 @@ class S3Store(S3HeldArea):
         return self.put_many([raw])[0]
 
     def put_many(
-        self, raws: list[bytes], meanwhile: Callable[[], object] | None = None
+        self,
+        raws: list[bytes],
+        meanwhile: Callable[[], object] | None = None,
+        written: set[str] | None = None,
     ) -> list[tuple[str, int]]:
         """Store several blobs durably, in parallel; results in the order given. `meanwhile`
-        runs while the uploads are in flight (the caller's work that needs no stored blob)."""
+        runs while the uploads are in flight (the caller's work that needs no stored blob);
+        `written` receives the hashes this call uploaded (the others were found stored)."""
         hashes = [hashlib.sha256(raw).hexdigest() for raw in raws]
         pending = dict(zip(hashes, raws, strict=True))
         if len(pending) <= 1 and meanwhile is None:
-            sizes = {sha: self._store_one(sha, raw) for sha, raw in pending.items()}
+            done = {sha: self._store_one(sha, raw) for sha, raw in pending.items()}
         else:
-            sizes = self._store_parallel(pending, meanwhile)
-        return [(sha, sizes[sha]) for sha in hashes]
+            done = self._store_parallel(pending, meanwhile)
+        if written is not None:
+            written.update(sha for sha, (_, uploaded) in done.items() if uploaded)
+        return [(sha, done[sha][0]) for sha in hashes]
 
     def _store_parallel(
         self, pending: dict[str, bytes], meanwhile: Callable[[], object] | None
-    ) -> dict[str, int]:
+    ) -> dict[str, tuple[int, bool]]:
         workers = max(1, min(self.threads, len(pending)))
         with ThreadPoolExecutor(workers, thread_name_prefix="blob-upload") as pool:
             futures = {sha: pool.submit(self._store_one, sha, raw) for sha, raw in pending.items()}
@@ -349,25 +357,26 @@ class S3Store(S3HeldArea):
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             return self.put_many([mm])[0]  # type: ignore[list-item]
 
-    def _store_one(self, sha256: str, raw: bytes | memoryview) -> int:
+    def _store_one(self, sha256: str, raw: bytes | memoryview) -> tuple[int, bool]:
+        """(stored size, whether this call uploaded it)."""
         if len(raw) > PART_SIZE or not self.conditional_puts:
             head = self._head(sha256)
-            if head is not None and self._holds_good_copy(sha256):
-                return int(head["ContentLength"])
+            if head is not None and (size := self._good_copy_size(sha256)) is not None:
+                return size, False
             if len(raw) > PART_SIZE:
-                return self._put_in_parts(sha256, raw)
-            return self._put_small(sha256, raw, conditional=False)
+                return self._put_in_parts(sha256, raw), True
+            return self._put_small(sha256, raw, conditional=False), True
         try:
-            return self._put_small(sha256, raw, conditional=True)
+            return self._put_small(sha256, raw, conditional=True), True
         except Exception as exc:
             if _error_code(exc) == "NotImplemented":  # a store without If-None-Match
                 self.conditional_puts = False
                 return self._store_one(sha256, raw)
             if _error_code(exc) != "PreconditionFailed":
                 raise
-        if self._holds_good_copy(sha256):  # the same bytes were stored before
-            return self.stored_size(sha256)
-        return self._put_small(sha256, raw, conditional=False)  # the damaged copy is set aside
+        if (size := self._good_copy_size(sha256)) is not None:  # the same bytes, stored before
+            return size, False
+        return self._put_small(sha256, raw, conditional=False), True  # the damaged one set aside
 
     def _put_small(self, sha256: str, raw: bytes | memoryview, *, conditional: bool) -> int:
         """One PUT the server checks against its Content-MD5; `conditional`: only if no object
@@ -391,7 +400,7 @@ class S3Store(S3HeldArea):
     def _put_in_parts(self, sha256: str, raw: bytes | memoryview) -> int:
         key = self.key_for(sha256)
         upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
-        parts = _PartWriter(self.client, self.bucket, key, upload["UploadId"])
+        parts = PartWriter(self.client, self.bucket, key, upload["UploadId"])
         try:
             size = encode_to(raw, sha256, self.key, parts)
             parts.finish()
@@ -408,17 +417,18 @@ class S3Store(S3HeldArea):
             self.quarantine(sha256)
             raise
 
-    def _holds_good_copy(self, sha256: str) -> bool:
+    def _good_copy_size(self, sha256: str) -> int | None:
+        """The stored size of a verified copy already there, or None: none, or a damaged one
+        (moved to the quarantine, so storing the same bytes again repairs the archive)."""
         try:
-            self.verify(sha256)
+            return self._verified_size(sha256)
         except BlobKeyError:
-            return True  # sealed with a key this process lacks: not ours to judge
+            return self.stored_size(sha256)  # sealed with a key we lack: not ours to judge
         except BlobMissing:
-            return False
+            return None
         except BlobCorrupt:
             self.quarantine(sha256)
-            return False
-        return True
+            return None
 
     # -- setting aside ---------------------------------------------------------------------------
 
@@ -446,53 +456,3 @@ class S3Store(S3HeldArea):
             raise
         self.client.delete_object(Bucket=self.bucket, Key=src)
         return True
-
-
-class _PartWriter:
-    """A write-only file that uploads what it is given as the parts of a multipart upload,
-    each with its Content-MD5: at most one part of the blob is held in memory."""
-
-    def __init__(self, client: Any, bucket: str, key: str, upload_id: str):
-        self.client, self.bucket, self.key, self.upload_id = client, bucket, key, upload_id
-        self.buffer = bytearray()
-        self.parts: list[dict] = []
-
-    def write(self, data: bytes) -> int:
-        self.buffer += data
-        if len(self.buffer) >= PART_SIZE:
-            # The buffer itself becomes the part: no copy of it is made here.
-            part, self.buffer = self.buffer, bytearray()
-            self._send(part)
-        return len(data)
-
-    def _send(self, data: bytes | bytearray) -> None:
-        number = len(self.parts) + 1
-        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-        answer = self.client.upload_part(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload_id,
-            PartNumber=number,
-            Body=data,
-            ContentMD5=md5,
-        )
-        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-
-    def finish(self) -> None:
-        if self.buffer or not self.parts:
-            self._send(self.buffer)
-            self.buffer = bytearray()
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload_id,
-            MultipartUpload={"Parts": self.parts},
-        )
-
-    def abort(self) -> None:
-        try:
-            self.client.abort_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
-            )
-        except Exception:  # noqa: BLE001 - the upload's own error is the one that matters
-            pass

@@ -191,3 +191,27 @@ def test_a_forked_worker_gets_its_own_connection_to_the_store(settings, seaweedf
     os.close(read)
     assert ok == "True" and int(client_id) != id(parent.client)
     assert parent.get(hashlib.sha256(message(7)).hexdigest()) == message(7)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_ingest_asks_the_bucket_only_about_blobs_it_found_already_stored(make, seaweedfs):
+    # Each question is a request: new blobs are protected by the collector's grace instead.
+    from archive.ingest import FetchedMessage, store_messages
+    from tests.helpers.archive import make_account, make_folder
+
+    heads = []
+
+    def counted_head(real, **kw):
+        heads.append(kw["Key"])
+        return real.head_object(**kw)
+
+    store = make(WrappedClient(seaweedfs.client(), head_object=counted_head))
+    raws = [message(n) for n in range(5)]
+    batch = [
+        FetchedMessage(uid=n + 1, raw=r, flags=[], internal_date=None, size=len(r))
+        for n, r in enumerate(raws)
+    ]
+    store_messages(make_folder(make_account("alice")), batch, store=store)
+    assert heads == []
+    store_messages(make_folder(make_account("bob")), batch, store=store)  # found stored
+    assert sorted(heads) == sorted(store.key_for(hashlib.sha256(r).hexdigest()) for r in raws)
