@@ -434,7 +434,9 @@ def get_store() -> BlobBackend:
 def _open_store(where: str, key: str | None, old: tuple, s3: dict) -> BlobBackend:
     if not where.startswith("s3://"):
         return BlobStore(where, key, old)
+    from archive.s3fast import fast_putter
     from archive.s3store import S3Store, make_client, parse_s3_url
 
     bucket, prefix = parse_s3_url(where)
-    return S3Store(bucket, prefix, key, old, client=make_client(**s3))
+    client, putter = make_client(**s3), fast_putter(bucket, s3)
+    return S3Store(bucket, prefix, key, old, client=client, putter=putter)

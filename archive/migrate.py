@@ -20,6 +20,7 @@ from django.conf import settings
 from archive.blobformat import BlobError
 from archive.blobstore import BlobStore
 from archive.models import Blob
+from archive.s3fast import fast_putter
 from archive.s3store import S3Store, make_client, parse_s3_url
 
 BATCH = 64
@@ -42,8 +43,11 @@ def target_store(url: str) -> S3Store:
     """The bucket named by `url`, with the configured credentials and encryption key."""
     bucket, prefix = parse_s3_url(url)
     old = tuple(getattr(settings, "ARCHIVE_OLD_ENCRYPTION_KEYS", ()) or ())
-    client = make_client(**getattr(settings, "ARCHIVE_S3", {}))
-    return S3Store(bucket, prefix, settings.ARCHIVE_ENCRYPTION_KEY or None, old, client=client)
+    s3 = getattr(settings, "ARCHIVE_S3", {})
+    key = settings.ARCHIVE_ENCRYPTION_KEY or None
+    return S3Store(
+        bucket, prefix, key, old, client=make_client(**s3), putter=fast_putter(bucket, s3)
+    )
 
 
 def local_store() -> BlobStore:

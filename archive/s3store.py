@@ -20,14 +20,13 @@ damaged one is copied to `<prefix>quarantine/` (never deleted) and written again
 racing on the same hash both write a valid blob of the same bytes: either is as good.
 
 Many small objects cost a round trip each: `put_many` uploads a batch with a thread pool
-(UPLOAD_THREADS; uploads wait on the network, so threads help despite the GIL). Measured on 2
-shared cores with SeaweedFS on the same machine, 1,500 corpus messages (14 KB average) in
-batches of 100: local folder 1,220 msg/s; S3 with 1 thread 138, 8 threads 218, 16 threads
-227, 32 threads 295 msg/s. The request rate, not bandwidth, is the limit: boto3 spends 2.1 ms
-of CPU per PUT under the GIL, the server 1.4 ms. obstore (Rust) did the same PUTs at 655 msg/s
-with 0.35 ms of our CPU each, but a forked child hangs on its first request (its runtime does
-not survive fork, and a command-line backup forks its folder workers), so it is not used.
-Packing small blobs into larger objects with an index is the way to fewer requests.
+(UPLOAD_THREADS; uploads wait on the network, so threads help despite the GIL), and a new
+small blob goes up through obstore when a putter is given (`archive/s3fast.py`: boto3 spends
+2.1 ms of CPU per PUT under the GIL, obstore 0.35 ms). Measured on 2 shared cores with
+SeaweedFS on the same machine, 1,500 corpus messages (14 KB average) in batches of 100: boto3
+with 1 thread 138 msg/s, 16 threads 227, 32 threads 253-295; obstore 500-655 msg/s; the local
+folder 1,220-2,510 (the server's own CPU is the limit here). Packing small blobs into larger
+objects with an index is the way to fewer requests, if real object storage needs it.
 
 The endpoint is the operator's (like DATABASE_URL and REDIS_URL), commonly an internal host
 (MinIO, SeaweedFS, Garage on the LAN), so it does not go through the mail outbound policy
@@ -62,6 +61,7 @@ from archive.blobformat import (
     parse_key,
     read_all,
 )
+from archive.s3fast import AlreadyStored, FastPutter
 from archive.s3parts import PART_SIZE, PartWriter
 
 UPLOAD_THREADS = 32
@@ -204,11 +204,13 @@ class S3Store(S3HeldArea):
         *,
         client: Any = None,
         threads: int = UPLOAD_THREADS,
+        putter: FastPutter | None = None,
     ):
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self.client = client if client is not None else make_client()
         self.threads = threads
+        self.putter = putter  # new small blobs through obstore (archive/s3fast.py), if given
         # Put new blobs with If-None-Match (one round trip), until the store says it cannot.
         self.conditional_puts = True
         self.key = parse_key(encryption_key)
@@ -372,7 +374,7 @@ class S3Store(S3HeldArea):
             if _error_code(exc) == "NotImplemented":  # a store without If-None-Match
                 self.conditional_puts = False
                 return self._store_one(sha256, raw)
-            if _error_code(exc) != "PreconditionFailed":
+            if not isinstance(exc, AlreadyStored) and _error_code(exc) != "PreconditionFailed":
                 raise
         if (size := self._good_copy_size(sha256)) is not None:  # the same bytes, stored before
             return size, False
@@ -385,6 +387,12 @@ class S3Store(S3HeldArea):
         # Checked before it leaves; the Content-MD5 then makes the server refuse other bytes.
         decode_bytes(data, sha256, self._keys)
         md5 = hashlib.md5(data, usedforsecurity=False)
+        if conditional and self.putter is not None:
+            etag = self.putter.put(self.key_for(sha256), data)  # None: use boto3 here
+            if etag is not None:
+                if etag != md5.hexdigest():
+                    self._read_back(sha256)
+                return len(data)
         extra = {"IfNoneMatch": "*"} if conditional else {}
         answer = self.client.put_object(
             Bucket=self.bucket,

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import secrets
+import signal
 import threading
 import time
 
@@ -171,14 +172,18 @@ def test_an_archive_url_without_a_usable_bucket_is_refused(url):
         parse_s3_url(url)
 
 
-def test_a_forked_worker_gets_its_own_connection_to_the_store(settings, seaweedfs):
-    # Pooled connections shared by two processes would mix their requests on one socket.
+def test_a_forked_worker_gets_its_own_connections_and_never_hangs(settings, seaweedfs):
+    # Pooled connections shared by two processes would mix their requests on one socket, and
+    # obstore's runtime, started here by the first put, hangs a forked child's requests.
     s3_settings(settings, seaweedfs)
     parent = get_store()
+    assert parent.putter is not None
+    parent.put(message(6))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report which client its store uses, and that it works
         try:
+            signal.alarm(20)  # a hang fails the test instead of stopping it
             store = get_store()
             sha, _ = store.put(message(7))
             ok = store.get(sha) == message(7)
@@ -187,10 +192,29 @@ def test_a_forked_worker_gets_its_own_connection_to_the_store(settings, seaweedf
             os._exit(0)
     os.close(write)
     os.waitpid(pid, 0)
-    client_id, ok = os.read(read, 100).decode().split()
+    client_id, ok = (os.read(read, 100).decode() or "0 False").split()
     os.close(read)
     assert ok == "True" and int(client_id) != id(parent.client)
     assert parent.get(hashlib.sha256(message(7)).hexdigest()) == message(7)
+
+
+def test_new_blobs_go_up_through_obstore_and_stored_ones_are_verified(settings, seaweedfs):
+    s3_settings(settings, seaweedfs)
+    store = get_store()
+    boto_puts = []
+
+    def counted_put(real, **kw):
+        boto_puts.append(kw["Key"])
+        return real.put_object(**kw)
+
+    store.client = WrappedClient(store.client, put_object=counted_put)
+    first = store.put(message(8))
+    assert boto_puts == [] and store.get(first[0]) == message(8)
+    assert store.put(message(8)) == first and boto_puts == []  # found stored, verified
+    replace_stored = store.client._real.put_object
+    replace_stored(Bucket=store.bucket, Key=store.key_for(first[0]), Body=b"BWB\x01 damaged")
+    assert store.put(message(8)) == first  # the damaged copy is set aside and written again
+    assert quarantined_hashes(store) == [first[0]] and store.get(first[0]) == message(8)
 
 
 @pytest.mark.django_db(transaction=True)
