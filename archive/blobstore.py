@@ -15,9 +15,10 @@ at it. A crash at any step leaves either nothing under the final name or a compl
 orphan until the row is committed); temp files left by a crash are named `.tmp-*` and are
 cleaned by `archive.verify.remove_stale_temp_files`.
 
-`BlobBackend` is the whole interface the rest of the app uses, so an S3-compatible backend can
-follow by implementing it; `get_store()` picks the configured one. The file-system calls of a
-write go through a `Disk` (`archive/disk.py`): the store's seam for a full or failing disk.
+`BlobBackend` is the whole interface the rest of the app uses; `archive/s3store.py` implements
+it for S3-compatible object storage; `get_store()` picks the one ARCHIVE_URL names. The
+file-system calls of a write go through a `Disk` (`archive/disk.py`): the store's seam for a
+full or failing disk. The collector's side (held folder, temp files) is `archive/localheld.py`.
 
 Why by hand (os-level calls, string paths, one write per small blob, temp names from a counter)
 rather than tempfile, pathlib and buffered files: a backup stores every message through here,
@@ -34,7 +35,6 @@ import io
 import itertools
 import mmap
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,13 +48,16 @@ from archive.blobformat import (
     BlobKeyError,
     BlobMissing,
     BlobReader,
+    check_hash,
     decode_bytes,
     encode_bytes,
     encode_to,
     key_id,
     parse_key,
+    read_all,
 )
 from archive.disk import Disk, fsync_dir
+from archive.localheld import HASH_RE, HELD_DIR, TEMP_PREFIX, LocalHeldArea
 
 __all__ = [
     "BlobBackend",
@@ -63,11 +66,12 @@ __all__ = [
     "BlobKeyError",
     "BlobMissing",
     "BlobStore",
+    "HASH_RE",
+    "HELD_DIR",
+    "TEMP_PREFIX",
     "get_store",
     "sha256_of",
 ]
-
-TEMP_PREFIX = ".tmp-"
 
 
 def sha256_of(raw: bytes | memoryview) -> str:
@@ -79,7 +83,10 @@ class BlobBackend(Protocol):
 
     def put(self, raw: bytes) -> tuple[str, int]: ...
     def put_many(
-        self, raws: list[bytes], meanwhile: Callable[[], object] | None = None
+        self,
+        raws: list[bytes],
+        meanwhile: Callable[[], object] | None = None,
+        written: set[str] | None = None,
     ) -> list[tuple[str, int]]: ...
     def get(self, sha256: str) -> bytes: ...
     def open_stream(self, sha256: str) -> BinaryIO: ...
@@ -87,19 +94,20 @@ class BlobBackend(Protocol):
     def verify(self, sha256: str) -> None: ...
     def stored_size(self, sha256: str) -> int: ...
     def iter_hashes(self) -> Iterable[str]: ...
+    def put_file(self, f: BinaryIO) -> tuple[str, int]: ...
+    def quarantine(self, sha256: str) -> object: ...
+    # The collector's (archive/gc.py): age, a held area, its schedule, interrupted writes.
+    def present(self) -> bool: ...
+    def modified_at(self, sha256: str) -> float: ...
+    def hold(self, sha256: str, now: float) -> int | None: ...
+    def unhold(self, sha256: str) -> None: ...
+    def drop_held(self, sha256: str) -> None: ...
+    def held(self) -> Iterable[tuple[str, float, int]]: ...
+    def claim_gc_run(self, now: float, interval: float) -> bool: ...
+    def stale_temp_files(self, older_than: float, remove: bool) -> int: ...
 
 
-_HASH_RE = re.compile(r"[0-9a-f]{64}")
-
-
-def _check_hash(sha256: str) -> str:
-    # The hash becomes a path: accept exactly 64 lowercase hex digits and nothing else.
-    if not isinstance(sha256, str) or _HASH_RE.fullmatch(sha256) is None:
-        raise ValueError("A blob name is 64 lowercase hex digits.")
-    return sha256
-
-
-class BlobStore:
+class BlobStore(LocalHeldArea):
     """Blobs as files under `root` (a local disk or a mounted volume).
 
     `disk`: the file-system calls of the writes (`archive.disk.Disk`); the class attribute is
@@ -130,11 +138,11 @@ class BlobStore:
     # -- paths ---------------------------------------------------------------------------------
 
     def path_for(self, sha256: str) -> Path:
-        _check_hash(sha256)
+        check_hash(sha256)
         return self.blob_dir / sha256[:2] / sha256
 
     def exists(self, sha256: str) -> bool:
-        return os.path.isfile(self._path(_check_hash(sha256)))
+        return os.path.isfile(self._path(check_hash(sha256)))
 
     def stored_size(self, sha256: str) -> int:
         try:
@@ -165,18 +173,7 @@ class BlobStore:
         with f:
             if os.fstat(f.fileno()).st_size <= ONE_SHOT_LIMIT:
                 return decode_bytes(f.read(), sha256, self._keys)
-            reader = BlobReader(f, sha256, self._keys)
-            buf = bytearray(reader.size)
-            view = memoryview(buf)
-            filled = 0
-            while filled < reader.size and (n := reader.readinto(view[filled:])):
-                filled += n
-            if reader.readinto(bytearray(1)):  # must be at the end: this also verifies
-                raise BlobCorrupt(f"Blob {sha256} decodes to more than {reader.size} bytes.")
-            if filled != reader.size:
-                raise BlobCorrupt(f"Blob {sha256} decodes to {filled} bytes, not {reader.size}.")
-            del view
-            return bytes(buf)
+            return read_all(BlobReader(f, sha256, self._keys), sha256)
 
     def open_stream(self, sha256: str) -> BinaryIO:
         """A buffered reader of the raw bytes; the hash is checked when the end is read."""
@@ -209,12 +206,16 @@ class BlobStore:
         return self.put_many([raw])[0]
 
     def put_many(
-        self, raws: list[bytes], meanwhile: Callable[[], object] | None = None
+        self,
+        raws: list[bytes],
+        meanwhile: Callable[[], object] | None = None,
+        written: set[str] | None = None,
     ) -> list[tuple[str, int]]:
         """Store several blobs durably, batching the fsyncs; results in the order given.
 
         `meanwhile`, if given, is called once while the disk flushes the new files: the caller's
-        work that does not need the blobs stored (ingest parses the messages there)."""
+        work that does not need the blobs stored (ingest parses the messages there). `written`,
+        if given, receives the hashes this call wrote (the others were found stored)."""
         hashes = [sha256_of(raw) for raw in raws]
         pending: dict[str, bytes] = {}
         for sha, raw in zip(hashes, raws, strict=True):
@@ -237,8 +238,10 @@ class BlobStore:
         # The renamed entries, and the entries of directories created for them, made durable.
         renamed = {os.path.dirname(self._path(sha)) for sha in pending}
         self.disk.sync_dirs(renamed | new_dirs, self.blob_dir)
-        written = {sha: size for sha, (_, size) in temps.items()}
-        return [(sha, written.get(sha) or self.stored_size(sha)) for sha in hashes]
+        sizes = {sha: size for sha, (_, size) in temps.items()}
+        if written is not None:
+            written.update(sizes)
+        return [(sha, sizes.get(sha) or self.stored_size(sha)) for sha in hashes]
 
     def _path(self, sha256: str) -> str:
         # A string, not a Path: the write path runs this a few times per message, and building
@@ -406,18 +409,34 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-_stores: dict[tuple, BlobStore] = {}
+_stores: dict[tuple, BlobBackend] = {}
 _stores_lock = threading.Lock()
 
 
-def get_store() -> BlobStore:
-    """The store configured by settings.ARCHIVE_ROOT and settings.ARCHIVE_ENCRYPTION_KEY."""
+def get_store() -> BlobBackend:
+    """The store configured by settings.ARCHIVE_URL (a local folder at ARCHIVE_ROOT by
+    default, or s3://BUCKET/PREFIX) and settings.ARCHIVE_ENCRYPTION_KEY."""
     from django.conf import settings
 
     old = tuple(getattr(settings, "ARCHIVE_OLD_ENCRYPTION_KEYS", ()) or ())
-    config = (str(settings.ARCHIVE_ROOT), settings.ARCHIVE_ENCRYPTION_KEY or None, old)
+    url = getattr(settings, "ARCHIVE_URL", "") or ""
+    where = url if url.startswith("s3://") else str(settings.ARCHIVE_ROOT)
+    s3 = tuple(sorted(getattr(settings, "ARCHIVE_S3", {}).items())) if url else ()
+    # By process too: a forked backup worker must not share the parent's pooled S3 connections.
+    config = (where, settings.ARCHIVE_ENCRYPTION_KEY or None, old, s3, os.getpid())
     with _stores_lock:
         store = _stores.get(config)
         if store is None:
-            store = _stores[config] = BlobStore(config[0], config[1], old)
+            store = _stores[config] = _open_store(where, config[1], old, dict(s3))
         return store
+
+
+def _open_store(where: str, key: str | None, old: tuple, s3: dict) -> BlobBackend:
+    if not where.startswith("s3://"):
+        return BlobStore(where, key, old)
+    from archive.s3fast import fast_putter
+    from archive.s3store import S3Store, make_client, parse_s3_url
+
+    bucket, prefix = parse_s3_url(where)
+    client, putter = make_client(**s3), fast_putter(bucket, s3)
+    return S3Store(bucket, prefix, key, old, client=client, putter=putter)

@@ -29,7 +29,8 @@ How a blob is removed, and why it is safe against a concurrent ingest
    commit fails its own commit the same way, so its batch rolls back and is retried, and the
    retry writes the file again (it is no longer in the store).
 2. Inside that transaction, before the commit, the file is moved (renamed) into
-   `<ARCHIVE_ROOT>/gc-held/`, not deleted; if the transaction fails it is moved back. A crash
+   `<ARCHIVE_ROOT>/gc-held/` (in object storage: copied to `<prefix>gc-held/`, then deleted),
+   not deleted; if the transaction fails it is moved back. A crash
    between the rename and the commit leaves a held file whose row still exists: step 3 puts it
    back.
 3. Every run first looks at the held files: one whose hash has a Blob row again is put back
@@ -44,40 +45,36 @@ writes the bytes again. Because step 2 moves the file before our commit, a row w
 never passes that check. Step 3 remains the safety net for a crash between the rename and
 the commit.
 
-The store is the collector's one collaborator for the files (`collect_garbage(store=...)`): it
-judges a candidate with `store.verify` and sets a file aside with `store.move_out`, so a test
-can run a concurrent ingest at exactly those steps.
+The store is the collector's one collaborator for the files (`collect_garbage(store=...)`), a
+local folder or a bucket alike: it judges a candidate with `store.modified_at` and
+`store.verify` and sets a blob aside with `store.hold` (`move_out` in the local store), so a
+test can run a concurrent ingest at exactly those steps.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
 import time
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 import audit
-from archive.blobstore import TEMP_PREFIX, BlobError, BlobKeyError, BlobMissing, BlobStore
+from archive.blobstore import HASH_RE, HELD_DIR, BlobBackend, BlobError, BlobKeyError, BlobMissing
 from archive.blobstore import get_store as default_store
 from archive.models import Blob, Message
-from archive.verify import remove_stale_temp_files
 
 log = logging.getLogger(__name__)
 
-HELD_DIR = "gc-held"
+__all__ = ["HELD_DIR", "GcReport", "collect_garbage", "collect_if_due"]
 # How long a removed blob's file is kept aside before it is deleted (see the module docstring).
 HOLD_SECONDS = 3600
 # The housekeeping (every minute) collects at most this often: a run lists the whole store.
 INTERVAL_SECONDS = 3600
 TEMP_AGE_SECONDS = 3600  # remove_stale_temp_files' own default
 BATCH = 500
-_HASH = re.compile(r"[0-9a-f]{64}")
 
 GOOD, DAMAGED, MISSING, YOUNG, UNREADABLE = "good", "damaged", "missing", "young", "unreadable"
 
@@ -126,13 +123,13 @@ class GcReport:
 
 
 def collect_garbage(
-    *, dry_run: bool = False, now: float | None = None, store: BlobStore | None = None, actor=None
+    *, dry_run: bool = False, now: float | None = None, store: BlobBackend | None = None, actor=None
 ) -> GcReport:
     """Remove unreferenced blobs older than the grace period (see the module docstring)."""
     store = store or default_store()
     now = time.time() if now is None else now
     report = GcReport(dry_run=dry_run)
-    if not store.blob_dir.is_dir():
+    if not store.present():
         return report  # no store here (or its volume is not mounted): nothing to judge
     cutoff = now - settings.BLOB_GC_GRACE_HOURS * 3600
     _handle_held(store, now, report)  # first: nothing set aside by this run is purged by it
@@ -145,27 +142,19 @@ def collect_garbage(
     return report
 
 
-def collect_if_due(now: float | None = None, store: BlobStore | None = None) -> GcReport | None:
+def collect_if_due(now: float | None = None, store: BlobBackend | None = None) -> GcReport | None:
     """The housekeeping's call: collect when the last run is INTERVAL_SECONDS old."""
     store = store or default_store()
     now = time.time() if now is None else now
-    if not store.blob_dir.is_dir():
+    if not store.present() or not store.claim_gc_run(now, INTERVAL_SECONDS):
         return None
-    stamp = store.root / HELD_DIR / ".last-run"
-    try:
-        if stamp.stat().st_mtime > now - INTERVAL_SECONDS:
-            return None
-    except FileNotFoundError:
-        stamp.parent.mkdir(exist_ok=True)
-    stamp.touch()  # before the run: a housekeeping a minute later must not start another
-    os.utime(stamp, (now, now))
     return collect_garbage(now=now, store=store)
 
 
 # -- unreferenced rows ------------------------------------------------------------------------
 
 
-def _collect_rows(store: BlobStore, cutoff: float, now: float, report: GcReport) -> None:
+def _collect_rows(store: BlobBackend, cutoff: float, now: float, report: GcReport) -> None:
     when = datetime.fromtimestamp(cutoff, UTC)
     unreferenced = Blob.objects.filter(messages__isnull=True)
     report.kept_young += unreferenced.filter(created_at__gte=when).count()
@@ -187,7 +176,7 @@ def _collect_rows(store: BlobStore, cutoff: float, now: float, report: GcReport)
 
 
 def _delete_rows(
-    store: BlobStore, wanted: dict[str, str], when: datetime, now: float, report: GcReport
+    store: BlobBackend, wanted: dict[str, str], when: datetime, now: float, report: GcReport
 ) -> list[str]:
     """Delete the rows still unreferenced and set their files aside, in one transaction."""
     moved: dict[str, int] = {}
@@ -233,10 +222,10 @@ def _delete_unreferenced(hashes: list[str], created_before: datetime) -> list[st
 # -- files without a row ----------------------------------------------------------------------
 
 
-def _collect_orphans(store: BlobStore, cutoff: float, now: float, report: GcReport) -> None:
+def _collect_orphans(store: BlobBackend, cutoff: float, now: float, report: GcReport) -> None:
     batch: list[str] = []
     for name in store.iter_hashes():
-        if _HASH.fullmatch(name):
+        if HASH_RE.fullmatch(name):
             batch.append(name)
         if len(batch) >= BATCH:
             _collect_orphan_batch(store, batch, cutoff, now, report)
@@ -245,7 +234,7 @@ def _collect_orphans(store: BlobStore, cutoff: float, now: float, report: GcRepo
 
 
 def _collect_orphan_batch(
-    store: BlobStore, batch: list[str], cutoff: float, now: float, report: GcReport
+    store: BlobBackend, batch: list[str], cutoff: float, now: float, report: GcReport
 ) -> None:
     known = set(Blob.objects.filter(sha256__in=batch).values_list("sha256", flat=True))
     verdicts = {sha: _judge(store, sha, cutoff) for sha in batch if sha not in known}
@@ -267,57 +256,59 @@ def _still_orphan(sha: str) -> bool:
     return not Blob.objects.filter(sha256=sha).exists()
 
 
-def _set_orphan_aside(store: BlobStore, sha: str, now: float) -> int | None:
+def _set_orphan_aside(store: BlobBackend, sha: str, now: float) -> int | None:
     return _set_aside(store, sha, now) if _still_orphan(sha) else None
 
 
 # -- held files -------------------------------------------------------------------------------
 
 
-def _handle_held(store: BlobStore, now: float, report: GcReport) -> None:
-    """Put back held files whose hash has a row again; delete the others once held long enough."""
-    held = store.root / HELD_DIR
-    if not held.is_dir():
-        return
-    names = sorted(p.name for p in held.iterdir() if _HASH.fullmatch(p.name))
-    for i in range(0, len(names), BATCH):
-        batch = names[i : i + BATCH]
-        rows = set(Blob.objects.filter(sha256__in=batch).values_list("sha256", flat=True))
-        for sha in batch:
-            path = held / sha
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue  # another run handled it
-            if sha in rows:
-                report.restored += 1
-                if not report.dry_run:
-                    _restore(store, sha)
-            elif stat.st_mtime <= now - HOLD_SECONDS:
-                report.purged += 1
-                report.bytes_freed += stat.st_size
-                if not report.dry_run:
-                    path.unlink(missing_ok=True)
+def _handle_held(store: BlobBackend, now: float, report: GcReport) -> None:
+    """Put back held blobs whose hash has a row again; delete the others once held long enough."""
+    batch: list[tuple[str, float, int]] = []
+    for item in store.held():
+        batch.append(item)
+        if len(batch) >= BATCH:
+            _handle_held_batch(store, batch, now, report)
+            batch = []
+    _handle_held_batch(store, batch, now, report)
 
 
-def _restore(store: BlobStore, sha: str) -> None:
+def _handle_held_batch(
+    store: BlobBackend, batch: list[tuple[str, float, int]], now: float, report: GcReport
+) -> None:
+    hashes = [sha for sha, _, _ in batch]
+    rows = set(Blob.objects.filter(sha256__in=hashes).values_list("sha256", flat=True))
+    for sha, held_at, size in batch:
+        if sha in rows:
+            report.restored += 1
+            if not report.dry_run:
+                _restore(store, sha)
+        elif held_at <= now - HOLD_SECONDS:
+            report.purged += 1
+            report.bytes_freed += size
+            if not report.dry_run:
+                store.drop_held(sha)
+
+
+def _restore(store: BlobBackend, sha: str) -> None:
     log.warning("blob gc: blob %s is referenced again; putting its held file back", sha)
     if store.exists(sha):
-        (store.root / HELD_DIR / sha).unlink(missing_ok=True)  # the ingest wrote it again
+        store.drop_held(sha)  # the ingest wrote it again
     else:
-        _put_back(store, sha)
+        store.unhold(sha)
 
 
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _judge(store: BlobStore, sha: str, cutoff: float) -> str:
+def _judge(store: BlobBackend, sha: str, cutoff: float) -> str:
     """Whether a candidate may go: its file is old enough and reads back with its hash."""
     try:
-        if store.path_for(sha).stat().st_mtime >= cutoff:
+        if store.modified_at(sha) >= cutoff:
             return YOUNG
         store.verify(sha)
-    except (FileNotFoundError, BlobMissing):
+    except BlobMissing:
         return MISSING
     except BlobKeyError:
         return UNREADABLE
@@ -331,41 +322,25 @@ def _tally_skipped(verdicts: dict[str, str], report: GcReport) -> None:
     report.unreadable += sum(1 for v in verdicts.values() if v == UNREADABLE)
 
 
-def _set_aside(store: BlobStore, sha: str, now: float) -> int | None:
-    """Move a blob file into the held folder, stamped with the time it left; its size, or
-    None if it was not there."""
-    dest = store.root / HELD_DIR / sha
-    dest.parent.mkdir(exist_ok=True)
-    size = store.move_out(sha, dest)
-    if size is not None:
-        os.utime(dest, (now, now))
-    return size
+def _set_aside(store: BlobBackend, sha: str, now: float) -> int | None:
+    """Move a blob into the held area, stamped with the time it left; its size, or None if it
+    was not there."""
+    return store.hold(sha, now)
 
 
-def _put_back(store: BlobStore, sha: str) -> None:
-    store.move_in(sha, store.root / HELD_DIR / sha)
+def _put_back(store: BlobBackend, sha: str) -> None:
+    store.unhold(sha)
 
 
-def _file_size(store: BlobStore, sha: str) -> int:
-    for path in (store.path_for(sha), store.root / HELD_DIR / sha):
-        try:
-            return path.stat().st_size
-        except FileNotFoundError:
-            continue
-    return 0
+def _file_size(store: BlobBackend, sha: str) -> int:
+    try:
+        return store.stored_size(sha)
+    except BlobMissing:
+        return 0
 
 
-def _stale_temps(store: BlobStore, dry_run: bool) -> int:
-    if not dry_run:
-        return remove_stale_temp_files(store, older_than=TEMP_AGE_SECONDS)
-    cutoff = time.time() - TEMP_AGE_SECONDS
-    found = 0
-    for path in Path(store.blob_dir).glob(f"*/{TEMP_PREFIX}*"):
-        try:
-            found += path.stat().st_mtime < cutoff
-        except FileNotFoundError:
-            continue
-    return found
+def _stale_temps(store: BlobBackend, dry_run: bool) -> int:
+    return store.stale_temp_files(TEMP_AGE_SECONDS, remove=not dry_run)
 
 
 def _size(n: int) -> str:

@@ -69,7 +69,8 @@ def store_messages(
     read = _Reading(fetched)
     # Durable blobs first, outside the transaction (fsyncs must not hold database locks); the
     # messages are parsed while the disk flushes them.
-    stored = store.put_many([m.raw for m in fetched], meanwhile=read)
+    written: set[str] = set()
+    stored = store.put_many([m.raw for m in fetched], meanwhile=read, written=written)
     parsed, documents = read()
     now = timezone.now()
     # The rows are built before the transaction too: with SQLite every worker process waits
@@ -77,7 +78,7 @@ def store_messages(
     rows = _new_rows(folder, uidvalidity, fetched, stored, parsed, set(), now)
     with transaction.atomic():
         _create_blobs(fetched, stored, now)
-        _check_still_stored(store, {sha for sha, _ in stored})
+        _check_still_stored(store, {sha for sha, _ in stored} - written)
         existing = set(
             Message.objects.filter(
                 folder=folder, uidvalidity=uidvalidity, uid__in=[m.uid for m in fetched]
@@ -146,7 +147,10 @@ def _check_still_stored(store: BlobBackend, hashes: set[str]) -> None:
     `put_many` (which found it stored and did not write it) and this transaction: its retry then
     writes the bytes again. The collector moves a file before it commits the removal of its row,
     and cannot remove a row this transaction holds (SQLite's write lock; the rows locked on
-    PostgreSQL), so a blob seen here stays until the messages pointing at it are committed."""
+    PostgreSQL), so a blob seen here stays until the messages pointing at it are committed.
+    Only blobs put_many found stored are asked about: one it wrote now is younger than the
+    collector's grace period (BLOB_GC_GRACE_HOURS), which is what protects it, and in object
+    storage each question is a request."""
     if connection.features.has_select_for_update:
         list(Blob.objects.select_for_update().filter(sha256__in=hashes).values_list("pk"))
     missing = sorted(sha for sha in hashes if not store.exists(sha))

@@ -52,7 +52,9 @@ class Storage:
 
 def storage() -> Storage:
     blobs = Blob.objects.aggregate(size=Sum("size"), stored=Sum("stored_size"))
-    free, volume = volume_space(Path(settings.ARCHIVE_ROOT))
+    free, volume = None, None  # a bucket has no volume to fill: nothing to warn about
+    if not str(getattr(settings, "ARCHIVE_URL", "")).startswith("s3://"):
+        free, volume = volume_space(Path(settings.ARCHIVE_ROOT))
     return Storage(
         message_bytes=archive_totals()[1],
         distinct_bytes=blobs["size"] or 0,

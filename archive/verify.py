@@ -6,12 +6,10 @@ quarantined by the caller), never removed. Only temp files of interrupted writes
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from archive.blobstore import TEMP_PREFIX, BlobBackend, BlobError, BlobStore, get_store
+from archive.blobstore import BlobBackend, BlobError, get_store
 from archive.models import Blob
 
 BATCH = 1000
@@ -76,22 +74,7 @@ def unreferenced_blob_rows() -> Iterator[str]:
     yield from rows.values_list("sha256", flat=True).iterator(BATCH)
 
 
-def remove_stale_temp_files(store: BlobStore | None = None, older_than: float = 3600) -> int:
+def remove_stale_temp_files(store: BlobBackend | None = None, older_than: float = 3600) -> int:
     """Delete temp files of blob writes interrupted more than `older_than` seconds ago."""
     store = store or get_store()
-    if not store.blob_dir.is_dir():
-        return 0
-    cutoff = time.time() - older_than
-    removed = 0
-    for dirpath, _dirs, files in os.walk(store.blob_dir):
-        for name in files:
-            if not name.startswith(TEMP_PREFIX):
-                continue
-            path = os.path.join(dirpath, name)
-            try:
-                if os.stat(path).st_mtime < cutoff:
-                    os.unlink(path)
-                    removed += 1
-            except FileNotFoundError:  # a running write renamed it while we listed: not stale
-                continue
-    return removed
+    return store.stale_temp_files(older_than, remove=True)

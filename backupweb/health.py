@@ -1,5 +1,6 @@
-"""What /healthz reports: the database, Redis, and whether a worker sent a heartbeat lately;
-and notes: whether Redis is used with a password, what `make run`'s launcher restarted."""
+"""What /healthz reports: the database, Redis, whether a worker sent a heartbeat lately, and
+the object store when the archive is in one; and notes: whether Redis is used with a password,
+what `make run`'s launcher restarted."""
 
 from __future__ import annotations
 
@@ -40,7 +41,21 @@ def record_worker_heartbeat(hostname: str) -> None:
     get_redis().set(f"{WORKER_KEY_PREFIX}{hostname}", int(time.time()), ex=WORKER_HEARTBEAT_TTL)
 
 
+def check_object_store() -> str:
+    """The bucket of ARCHIVE_URL answers (checked only when the archive is in one)."""
+    from archive.blobstore import get_store
+
+    get_store().ping()
+    return "ok"
+
+
 CHECKS = {"database": check_database, "redis": check_redis, "worker": check_worker}
+
+
+def checks() -> dict:
+    if str(getattr(settings, "ARCHIVE_URL", "")).startswith("s3://"):
+        return {**CHECKS, "archive": check_object_store}
+    return CHECKS
 
 
 def redis_note(url: str) -> str:
@@ -62,7 +77,7 @@ def notes() -> dict[str, str]:
 def run_checks() -> tuple[bool, dict[str, str]]:
     results: dict[str, str] = {}
     healthy = True
-    for name, check in CHECKS.items():
+    for name, check in checks().items():
         try:
             results[name] = check()
         except Exception as exc:  # a health check reports every failure, whatever its kind

@@ -189,6 +189,23 @@ if DEBUG:
     WHITENOISE_USE_FINDERS = True
 
 ARCHIVE_ROOT = Path(env.str("ARCHIVE_ROOT", default=str(DATA_DIR / "archive")))
+# Where message blobs live: empty or file:///path for a local folder (ARCHIVE_ROOT), or
+# s3://BUCKET/PREFIX for S3-compatible object storage (archive/s3store.py), whose endpoint and
+# credentials come from the standard variables below.
+ARCHIVE_URL = env.str("ARCHIVE_URL", default="")
+if ARCHIVE_URL.startswith("file://"):
+    ARCHIVE_ROOT = Path(ARCHIVE_URL.removeprefix("file://") or ARCHIVE_ROOT)
+elif ARCHIVE_URL and not ARCHIVE_URL.startswith("s3://"):
+    raise ImproperlyConfigured("ARCHIVE_URL must start with file:// or s3://")
+ARCHIVE_S3 = {
+    "endpoint_url": env.str("AWS_ENDPOINT_URL", default="")
+    or env.str("S3_ENDPOINT_URL", default=""),
+    "access_key": env_secret("AWS_ACCESS_KEY_ID"),
+    "secret_key": env_secret("AWS_SECRET_ACCESS_KEY"),
+    "region": env.str("AWS_DEFAULT_REGION", default="") or env.str("AWS_REGION", default=""),
+    # Self-hosted stores (MinIO, SeaweedFS, Garage) need path-style: bucket in the path.
+    "addressing_style": env.str("S3_ADDRESSING_STYLE", default="path"),
+}
 # Server folder an admin fills with large mail files (mbox, zip, Maildir, .mbox packages) to
 # import in the background; empty: server imports are off (uploads still work).
 IMPORT_DIR = env.str("IMPORT_DIR", default="")

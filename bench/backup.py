@@ -2,7 +2,12 @@
 floor, against the same local Dovecot with the same mailbox. A script, never a test.
 
     .venv/bin/python bench/backup.py [--messages 20000] [--folders 40] [--skip offlineimap]
-                                     [--repeat 3]
+                                     [--repeat 3] [--archive s3://BUCKET/PREFIX]
+
+With --archive s3://..., backupweb also backs up into that object store ("backupweb s3", each
+run under a prefix of its own) and the ratio of its throughput to the local store's is printed.
+The endpoint and keys come from AWS_ENDPOINT_URL (or S3_ENDPOINT_URL), AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY; without an endpoint a SeaweedFS is started on loopback for the run.
 
 With --repeat N every tool makes N full backups, each into a fresh place, taking turns; the
 table shows each run and the median, and the ratio is of the medians. Single runs vary by 10-20%
@@ -183,6 +188,7 @@ class Backupweb:
         }
         self.env.pop("DATABASE_URL", None)
         self.env.pop("ARCHIVE_ROOT", None)
+        self.env.pop("ARCHIVE_URL", None)  # the local store; BackupwebS3 sets its own
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "-v0"], env=self.env, cwd=BASE_DIR, check=True)
         create = textwrap.dedent(f"""
@@ -196,6 +202,47 @@ class Backupweb:
 
     def run(self, timer=timed) -> tuple:
         return timer(self.command, env=self.env, cwd=BASE_DIR)
+
+
+class BackupwebS3(Backupweb):
+    """backupweb storing into object storage (`--archive s3://...`), a prefix per run."""
+
+    name = "backupweb s3"
+    url = ""  # set by main() from --archive
+    s3_env: dict = {}
+
+    def __init__(self, work: Path, dovecot: Dovecot, user: MailUser):
+        os.environ.update(self.s3_env)
+        super().__init__(work, dovecot, user)
+        self.env["ARCHIVE_URL"] = f"{self.url.rstrip('/')}/{work.name}-{os.getpid()}"
+
+
+def s3_target(url: str):
+    """The environment for --archive: the caller's endpoint, or a SeaweedFS started here (then
+    returned, for the caller to stop)."""
+    if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("S3_ENDPOINT_URL"):
+        return {}, None
+    from tests.servers.seaweedfs import SeaweedFS
+
+    server = SeaweedFS.start()
+    server.create_bucket(url.removeprefix("s3://").split("/")[0])
+    env = {
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+    }
+    return env, server
+
+
+def print_store_ratio(results: list[Result]) -> None:
+    def best(tool: str) -> Result | None:
+        runs = [r for r in results if r.tool == tool and r.run.startswith("full") and r.ok]
+        return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2] if runs else None
+
+    local, s3 = best("backupweb"), best("backupweb s3")
+    if local and s3:
+        ratio = local.seconds / s3.seconds
+        print(f"\nobject store throughput: {ratio:.2f}x the local store's (target: 0.70x or more)")
 
 
 class Mbsync:
@@ -399,13 +446,21 @@ def seeded(args, work: Path) -> tuple[Dovecot, MailUser, int]:
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--repeat", type=int, default=1, help="full backups per tool")
+    parser.add_argument("--archive", default="", help="also back up into s3://BUCKET/PREFIX")
     args = parser.parse_args()
     args.skip += sorted(ensure_peers())
+    seaweed = None
+    if args.archive:
+        BackupwebS3.url = args.archive
+        BackupwebS3.s3_env, seaweed = s3_target(args.archive)
+    else:
+        args.skip.append(BackupwebS3.name)
     work = Path(tempfile.mkdtemp(prefix="bw-bench-"))
     os.chmod(work, 0o755)
     dovecot, user, total = seeded(args, work)
     try:
-        kinds = [t for t in (RawFloor, Backupweb, Mbsync, OfflineImap) if t.name not in args.skip]
+        all_kinds = (RawFloor, Backupweb, BackupwebS3, Mbsync, OfflineImap)
+        kinds = [t for t in all_kinds if t.name not in args.skip]
         results = []
         for i in range(args.repeat):
             place = work / f"run{i + 1}"
@@ -420,8 +475,11 @@ def main() -> None:
                 results.append(measure(tool, "no-change", args.messages))
                 print(f"  {tool.name} no-change: {results[-1].seconds:.2f}s", flush=True)
         print_results(with_medians(results) if args.repeat > 1 else results, total)
+        print_store_ratio(results)
     finally:
         dovecot.stop()
+        if seaweed is not None:
+            seaweed.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -52,6 +52,22 @@ def use_redis(redis_server, settings):
 
 
 @pytest.fixture(scope="session")
+def seaweedfs():
+    """A real S3-compatible server (SeaweedFS) for the tests of the object-storage archive."""
+    from tests.servers.seaweedfs import SeaweedFS
+
+    server = SeaweedFS.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(seaweedfs) -> str:
+    """One bucket for the session; each test's store takes a prefix of its own."""
+    return seaweedfs.new_bucket()
+
+
+@pytest.fixture(scope="session")
 def oauth_provider():
     """A local OAuth2 provider (tests/servers/oauth.py) for the OAuth2 issue's tests."""
     from tests.servers.oauth import OAuthProvider

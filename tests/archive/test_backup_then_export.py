@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
+import os
 import zipfile
 
 import pytest
 from django.core.management import call_command
 
+from archive.blobstore import get_store
 from archive.export import iter_mboxrd
+from archive.s3store import S3Store
 from jobs.engine.backup.account import backup_account
 from tests.corpus import pick
+from tests.helpers.blobs import s3_settings
 from tests.helpers.engine import make_account
 from tests.servers.mailbox import SEED_FOLDERS, connect, seed_mailbox
 
@@ -33,14 +39,26 @@ def server_bytes(dovecot, user) -> dict[tuple[str, int], bytes]:
     return served
 
 
-@pytest.fixture
-def backed_up(archive_root, dovecot, mail_user):
+@pytest.fixture(params=["local", "s3"])
+def backed_up(request, archive_root, dovecot, mail_user, settings):
+    """A backup of a seeded mailbox, into a local archive or into object storage (SeaweedFS,
+    encrypted: no message byte may land under the local data folder)."""
+    if request.param == "s3":
+        s3_settings(settings, request.getfixturevalue("seaweedfs"))
+        settings.ARCHIVE_ENCRYPTION_KEY = base64.b64encode(os.urandom(32)).decode()
     messages = pick(limit=30) + pick(tag="mbox-from-line", limit=5) + pick(tag="nul-bytes")
     seed_mailbox(dovecot, mail_user, messages)
     account = make_account(dovecot, mail_user)
     report = backup_account(account)
     assert report.state == "succeeded", report.error
-    return account, server_bytes(dovecot, mail_user)
+    served = server_bytes(dovecot, mail_user)
+    if request.param == "s3":
+        assert not [p for p in archive_root.rglob("*") if p.is_file()]
+        assert isinstance(get_store(), S3Store)
+        assert sorted(get_store().iter_hashes()) == sorted(
+            {hashlib.sha256(raw).hexdigest() for raw in served.values()}
+        )
+    return account, served
 
 
 def test_an_eml_export_after_a_backup_holds_exactly_what_the_server_serves(backed_up, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 
 import pytest
 from django.urls import reverse
@@ -12,6 +13,7 @@ from archive import viewer
 from archive.models import Message
 from tests.archive.browser_helpers import archive_raws
 from tests.corpus import corpus_messages, pick
+from tests.helpers.blobs import s3_settings
 
 BODY_CSP = (
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; font-src 'self' data:; "
@@ -41,6 +43,28 @@ def test_every_corpus_message_opens_and_downloads_byte_for_byte(archive_root, fo
             hashlib.sha256(_streamed(download)).hexdigest()
             == hashlib.sha256(msg.read()).hexdigest()
         )
+
+
+def test_messages_in_object_storage_open_and_download_byte_for_byte(
+    archive_root, folder, admin_client, settings, seaweedfs, encryption_key
+):
+    s3_settings(settings, seaweedfs)
+    settings.ARCHIVE_ENCRYPTION_KEY = encryption_key
+    messages = [m.read() for m in pick(limit=15)] + [big_message(7 << 20)]  # last: in parts
+    archive_raws(folder, messages)
+    assert not [p for p in archive_root.rglob("*") if p.is_file()]
+    rows = Message.objects.filter(folder=folder).order_by("uid")
+    for row, raw in zip(rows, messages, strict=True):
+        assert admin_client.get(reverse("archive:message", args=[row.pk])).status_code == 200
+        body = admin_client.get(reverse("archive:message-body", args=[row.pk]))
+        assert body.status_code == 200
+        download = admin_client.get(reverse("archive:message-download", args=[row.pk]))
+        assert _streamed(download) == raw
+
+
+def big_message(size: int) -> bytes:
+    payload = base64.encodebytes(os.urandom(size * 3 // 4))
+    return b"Subject: big\r\nContent-Type: text/plain\r\n\r\n" + payload
 
 
 def test_the_body_is_its_own_response_with_the_strict_policy_and_no_referrer(

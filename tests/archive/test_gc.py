@@ -281,8 +281,8 @@ def test_an_ingest_that_loses_its_blob_to_the_cleanup_fails_and_its_retry_stores
     age(store, [sha], GRACE + HOUR)
     real_put_many = store.put_many
 
-    def put_many_then_the_cleanup_runs(raws, meanwhile=None):
-        stored = real_put_many(raws, meanwhile)  # finds the blob in the store: writes nothing
+    def put_many_then_the_cleanup_runs(raws, meanwhile=None, written=None):
+        stored = real_put_many(raws, meanwhile, written)  # finds the blob stored: writes nothing
         assert gc.collect_garbage().rows_removed == 1  # row deleted, file set aside
         return stored
 

@@ -12,11 +12,14 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from archive import importer
+from archive.blobstore import get_store
 from archive.export import export_account
 from archive.models import Folder, ImportRun, Message
+from archive.s3store import S3Store
 from tests.archive.browser_helpers import archive_raws
 from tests.corpus import CORPUS_DIR, pick
 from tests.helpers.archive import make_account
+from tests.helpers.blobs import s3_settings
 
 pytestmark = [pytest.mark.postgres]
 
@@ -41,6 +44,23 @@ def test_export_then_import_gives_the_same_set_of_sha256(archive_root, folder, f
     assert shas(target) == shas(folder.account) == {hashlib.sha256(r).hexdigest() for r in raws}
     again = importer.import_path(target, out)
     assert again.imported == 0 and again.duplicates == len(set(raws))
+
+
+def test_an_export_imported_into_an_archive_in_object_storage_reads_back_exactly(
+    archive_root, folder, tmp_path, settings, seaweedfs
+):
+    raws = [m.read() for m in pick(limit=30)]
+    archive_raws(folder, raws)
+    out = tmp_path / "export.zip"
+    with out.open("wb") as f:
+        export_account(folder.account, f, fmt="eml")
+    s3_settings(settings, seaweedfs)  # a new, empty archive in a bucket
+    target = make_account("restored")
+    assert importer.import_path(target, out).problems == []
+    store = get_store()
+    assert isinstance(store, S3Store)
+    rows = Message.objects.filter(folder__account=target)
+    assert sorted(store.get(m.blob_id) for m in rows) == sorted(raws)
 
 
 def test_an_mbox_file_is_split_into_messages(archive_root, account):

@@ -115,7 +115,7 @@ def test_a_crash_between_blob_write_and_row_commit_leaves_only_an_orphan_blob(ar
 
 
 def test_no_row_is_written_when_a_blob_cannot_be_stored(archive_root, folder, monkeypatch):
-    def disk_full(raws, meanwhile=None):
+    def disk_full(raws, meanwhile=None, written=None):
         raise OSError(28, "No space left on device")
 
     store = get_store()

@@ -54,3 +54,16 @@ def test_the_dashboard_warns_when_the_archive_volume_is_nearly_full(
     monkeypatch.setattr(stats, "volume_space", lambda root: (5 * 2**30, 100 * 2**30))
     html = admin_client.get("/").content.decode()
     assert "Little space is left on the archive's volume: 5.0\xa0GB free of 100.0" in html
+
+
+def test_an_archive_in_object_storage_has_no_volume_to_warn_about(
+    archive_root, folder, admin_client, monkeypatch, settings
+):
+    _store_twice(folder)
+    from archive import stats
+
+    monkeypatch.setattr(stats, "volume_space", lambda root: (5 * 2**30, 100 * 2**30))
+    settings.ARCHIVE_URL = "s3://archive-bucket/mail"
+    figures = stats.storage()
+    assert figures.free_bytes is None and figures.volume_bytes is None
+    assert "Little space is left" not in admin_client.get("/").content.decode()

