@@ -72,8 +72,10 @@ class SeaweedFS:
         }
         args = [
             weed_binary(), "server", "-s3", f"-dir={self.root / 'data'}",
+            # Every bucket is a collection that grows its own volumes: a test session creates
+            # a bucket per test, and 100 volumes ran out (PUTs failed with 500) after a few dozen.
             "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
-            "-volume.max=100", f"-s3.port={self.s3_port}", f"-s3.port.grpc={free_port()}",
+            "-volume.max=2000", f"-s3.port={self.s3_port}", f"-s3.port.grpc={free_port()}",
             f"-s3.config={config}", "-metricsPort=0", f"-iam.port={free_port()}",
             # Off: they listen on fixed default ports, which a second instance would want too.
             "-s3.port.iceberg=0", "-s3.port.lance=0",
