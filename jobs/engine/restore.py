@@ -113,7 +113,10 @@ class _Restore:
             targets = self.plan(dest)
             reports = []
             for target in targets.values():
-                self.progress(FolderProgress(target.label, "pending", len(target.messages)))
+                size = sum(m.size for m in target.messages)
+                self.progress(
+                    FolderProgress(target.label, "pending", len(target.messages), total_bytes=size)
+                )
             for target in targets.values():
                 report, dest = self.with_retry(dest, target)
                 reports.append(report)
@@ -208,8 +211,11 @@ class _Restore:
         self.verify(dest, target, report)
         if report.missing or report.altered:
             report.error = report.verification()
+        size = sum(m.size for m in todo)
         self.progress(
-            FolderProgress(target.label, "done", len(todo), len(todo), report.bytes, report.error)
+            FolderProgress(
+                target.label, "done", len(todo), len(todo), report.bytes, report.error, size
+            )
         )
         return report
 
@@ -249,7 +255,9 @@ class _Restore:
     ) -> dict[int, served.Sent]:
         """APPEND in batches; returns destination UID -> what was sent there."""
         sent: dict[int, served.Sent] = {}
-        progress = FolderProgress(target.label, "running", len(todo))
+        progress = FolderProgress(
+            target.label, "running", len(todo), total_bytes=sum(m.size for m in todo)
+        )
         self.progress(progress)
         for batch in _batches(todo, self.options.batch_bytes):
             if self.should_stop():

@@ -122,3 +122,20 @@ def test_the_restore_command_dry_runs_then_restores_one_folder_under_a_prefix(
     assert mailbox(dotted_dovecot, dest_user)["INBOX.Old.Projects.2026"] == archived_box(
         account, "Projects/2026"
     )
+
+
+def test_a_restore_tells_the_bytes_to_copy_before_copying_them(backed_up):
+    account, _user = backed_up
+    seen = []
+
+    report = restore_messages(account, account, progress=seen.append)
+
+    for folder in {p.folder for p in seen}:
+        mine = [p for p in seen if p.folder == folder]
+        planned, copying = mine[0], [p for p in mine if p.state in ("running", "done")]
+        assert planned.state == "pending" and planned.total_bytes > 0
+        # What is due (the messages not on the destination yet) is told before the first copy.
+        assert len({p.total_bytes for p in copying}) == 1
+        assert copying[0].total_bytes <= planned.total_bytes
+        assert copying[-1].state == "done" and copying[-1].bytes == copying[-1].total_bytes
+    assert sum(p.total_bytes for p in seen if p.state == "done") == report.bytes_fetched > 0

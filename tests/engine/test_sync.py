@@ -192,3 +192,18 @@ def test_flag_changes_and_deletions_are_carried_over_only_when_asked(pair, dovec
     inbox = {f.folder: f for f in report.folders}["INBOX"]
     assert (inbox.flags_updated, inbox.deleted) == (1, 1)
     assert mailbox(dotted_dovecot, dest_user)["INBOX"] == mailbox(dovecot, source_user)["INBOX"]
+
+
+def test_a_sync_tells_the_bytes_to_copy_before_copying_them(pair, dovecot, dotted_dovecot):
+    source, dest, source_user, _dest_user = pair
+    seed(dovecot, source_user)
+    seen = []
+
+    report = sync_accounts(source, dest, progress=seen.append)
+
+    running = [p for p in seen if p.state == "running" and p.total]
+    assert running and all(p.total_bytes >= p.bytes for p in running)
+    first_told = {}
+    for p in running:
+        first_told.setdefault(p.folder, p.total_bytes)
+    assert sum(first_told.values()) == report.bytes_fetched  # told before, equal after

@@ -220,6 +220,7 @@ class FolderSync:
         sizes = {u: meta[u].size for u in uids}
         # The destination folder stays selected (read-write once the first APPEND opens it).
         self.progress.total = len(uids)
+        self.progress.total_bytes = self.progress.bytes + sum(sizes.values())  # "y of Z MB"
         self._report_progress()
         batches = self._batches(sizes)
         recorder = Behind(
