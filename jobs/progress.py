@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from backupweb.logs import redact
 from jobs import leases
+from jobs.engine.parallel import FORK_GATE, FORK_SAFE_PREFIX
 from jobs.models import LOG_MAX_CHARS, FolderRun, JobRun
 from sitesettings.values import local_now, site_zone
 
@@ -92,7 +93,8 @@ class RunRecorder:
 
     # --- the flusher thread -------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=f"run-{self.run_id}", daemon=True)
+        name = f"{FORK_SAFE_PREFIX}run-{self.run_id}"
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -106,8 +108,9 @@ class RunRecorder:
         try:
             while not self._done.wait(FLUSH_SECONDS):
                 try:
-                    self.flush()
-                    self._heartbeat()
+                    with FORK_GATE:  # never mid-write when the engine forks a worker
+                        self.flush()
+                        self._heartbeat()
                 except Exception:  # a locked or briefly unreachable database: try next tick
                     logger.exception("run flush failed", extra={"run_id": self.run_id})
         finally:

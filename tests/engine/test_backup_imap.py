@@ -218,3 +218,20 @@ def test_the_biggest_folders_are_backed_up_first(dovecot, mail_user):
     assert report.state == "succeeded", report
     started = [e.folder for e in events if e.state == "running"]
     assert list(dict.fromkeys(started)) == ["Big", "Middle", "Small"]
+
+
+def test_worker_processes_are_forked_only_while_every_other_thread_is_fork_safe():
+    import threading
+
+    from jobs.engine import parallel
+
+    before = parallel.fork_is_safe()  # True unless an earlier test left a thread behind
+    release = threading.Event()
+    for name in (f"{parallel.FORK_SAFE_PREFIX}flusher", "some-library-thread"):
+        thread = threading.Thread(target=release.wait, name=name, daemon=True)
+        thread.start()
+        safe = parallel.fork_is_safe()
+        release.set()
+        thread.join()
+        release.clear()
+        assert safe is (before and name.startswith(parallel.FORK_SAFE_PREFIX))
