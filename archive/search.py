@@ -53,6 +53,12 @@ class SearchQuery:
     has_attachment: bool | None = None
     flag: str = ""  # e.g. "\\Seen"; "-\\Seen" for messages without it
     deleted: bool | None = None
+    size_min: int | None = None  # bytes, inclusive
+    size_max: int | None = None  # bytes, exclusive
+    folder_name: str = ""  # any account's folder of that name (case-insensitive)
+    account_name: str = ""
+    any_of: list[str] = field(default_factory=list)  # groups of terms: one of each must match
+    excluded: str = ""  # terms none of which may match anywhere (needs terms that must)
     # The accounts the searcher may see (backupweb.access); None: no limit. A scope, not a
     # filter: it alone does not make a query list anything.
     account_ids: list[int] | None = None
@@ -64,9 +70,12 @@ class SearchQuery:
             out[name] = terms(getattr(self, name))
         return {k: v for k, v in out.items() if v}
 
+    def alternatives(self) -> list[list[str]]:
+        return [t for t in (terms(g) for g in self.any_of) if t]
+
     @property
     def empty(self) -> bool:
-        return not self.field_terms()
+        return not self.field_terms() and not self.alternatives()
 
     @property
     def has_filters(self) -> bool:
@@ -103,6 +112,14 @@ def message_filter(q: SearchQuery, scoped: bool = True) -> Q:
         cond &= Q(folder__account_id=q.account_id)
     if q.folder_id:
         cond &= Q(folder_id=q.folder_id)
+    if q.folder_name:
+        cond &= Q(folder__name__iexact=q.folder_name)
+    if q.account_name:
+        cond &= Q(folder__account__name__iexact=q.account_name)
+    if q.size_min is not None:
+        cond &= Q(size__gte=q.size_min)
+    if q.size_max is not None:
+        cond &= Q(size__lt=q.size_max)
     if q.date_from:
         cond &= Q(date__gte=make_aware(datetime.combine(q.date_from, time.min)))
     if q.date_to:
@@ -263,6 +280,10 @@ class _SQLite:
         for name, words in q.field_terms().items():
             phrase = " AND ".join(_fts_phrase(w) for w in words)
             parts.append(f"{name} : ({phrase})" if name else f"({phrase})")
+        parts += [f"({' OR '.join(_fts_phrase(w) for w in g)})" for g in q.alternatives()]
+        excluded = terms(q.excluded)
+        if excluded:
+            return f"({' AND '.join(parts)}) NOT ({' OR '.join(map(_fts_phrase, excluded))})"
         return " AND ".join(parts)
 
     def query(self, q: SearchQuery, after: int | None, limit: int) -> list[tuple[int, str]]:
@@ -385,8 +406,15 @@ class _Postgres:
     def tsquery(self, q: SearchQuery) -> tuple[str, list, list[str], list]:
         """(query over the whole document, its params, per-field checks, their params)."""
         all_terms = [w for words in q.field_terms().values() for w in words]
-        query = " && ".join(_pg_phrase(w) for w in all_terms)
+        parts = [_pg_phrase(w) for w in all_terms]
         params: list = [_pg_term(w) for w in all_terms]
+        for group in [*q.alternatives(), terms(q.excluded)]:
+            if group:
+                parts.append(f"({' || '.join(_pg_phrase(w) for w in group)})")
+                params += [_pg_term(w) for w in group]
+        if terms(q.excluded):
+            parts[-1] = f"!!{parts[-1]}"
+        query = " && ".join(parts)
         checks, check_params = [], []
         for name, words in q.field_terms().items():
             if name and name != "body":  # body words: the document query already covers them
