@@ -21,6 +21,7 @@ function dayAfter(isoDate) {
 }
 
 function buildQuery(form) {
+  form.elements.q.dataset.typed = form.elements.q.value;
   const parts = [form.elements.q.value.trim()];
   for (const [name, op] of Object.entries(SEARCH_OPERATORS)) {
     const field = form.elements[name];
@@ -42,6 +43,12 @@ function buildQuery(form) {
 document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-build-query]")) {
     form.addEventListener("submit", () => buildQuery(form));
+    // Back to this page from the results: the box and the fields as they were typed.
+    window.addEventListener("pageshow", () => {
+      const box = form.elements.q;
+      if (box.dataset.typed !== undefined) box.value = box.dataset.typed;
+      for (const field of form.elements) field.disabled = false;
+    });
   }
   for (const box of document.querySelectorAll("input[data-select-all]")) {
     box.addEventListener("change", () => {

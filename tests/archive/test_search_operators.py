@@ -12,6 +12,7 @@ from django.utils import timezone
 from archive import search
 from archive.models import Message
 from archive.query_language import QueryError, parse
+from jobs.views_transfer import search_result_ids
 from tests.helpers.api import api_client, make_token
 
 pytestmark = [pytest.mark.postgres]
@@ -130,3 +131,9 @@ def test_the_api_search_takes_operators_and_refuses_bad_ones(corpus_of_four, adm
     assert [m["subject"] for m in found_] == ["Holiday plans"]
     response = client.get(url, {"q": "larger:lots"})
     assert response.status_code == 400 and "not a size" in response.content.decode()
+
+
+def test_a_restore_of_search_results_takes_the_same_operators(corpus_of_four, folder):
+    holiday = Message.objects.get(subject="Holiday plans").pk
+    assert search_result_ids(folder.account_id, "zebra -office") == [holiday]
+    assert search_result_ids(folder.account_id, "zebra before:nonsense") == []
