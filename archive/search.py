@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import make_aware
 
 from archive.blobstore import BlobError, get_store
+from archive.cjk import bigram_phrase, bigrams, with_bigrams
 from archive.indexing import document_for
 from archive.models import Message
 
@@ -268,7 +269,7 @@ class _SQLite:
             c.executemany(
                 "INSERT INTO archive_search (rowid, subject, body, from_addr, to_addrs, "
                 "cc_addrs, attachments) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                rows,
+                [(pk, *map(with_bigrams, fields)) for pk, *fields in rows],
             )
 
     def clear(self) -> None:
@@ -361,7 +362,7 @@ _COLUMNS = ", ".join(FIELDS) + ", tokenize = 'unicode61 remove_diacritics 2'"
 
 def _fts_phrase(term: str) -> str:
     prefix = term.endswith("*")
-    term = term.rstrip("*").replace('"', '""')
+    term = bigram_phrase(term.rstrip("*")).replace('"', '""')
     return f'"{term}"' + (" *" if prefix else "")
 
 
@@ -386,6 +387,12 @@ def _document_body(text: str) -> str:
     return _LONG_TOKEN.sub(" ", text)[:PG_DOCUMENT_BODY_CHARS]
 
 
+def _document_texts(row: tuple) -> tuple:
+    """The texts of _DOCUMENT_SQL for an index row: subject and body with their CJK bigrams."""
+    body = f"{_document_body(row[2])} {bigrams(row[2])}"
+    return (with_bigrams(row[1]), body, *(_split(v) for v in row[3:7]))
+
+
 class _Postgres:
     def write(self, rows: list[tuple]) -> None:
         with connection.cursor() as c:
@@ -396,7 +403,7 @@ class _Postgres:
                 "subject = EXCLUDED.subject, body = EXCLUDED.body, from_addr = EXCLUDED.from_addr,"
                 " to_addrs = EXCLUDED.to_addrs, cc_addrs = EXCLUDED.cc_addrs, "
                 "attachments = EXCLUDED.attachments, document = EXCLUDED.document",
-                [(*r, r[1], _document_body(r[2]), *(_split(v) for v in r[3:7])) for r in rows],
+                [(*r, *_document_texts(r)) for r in rows],
             )
 
     def clear(self) -> None:
@@ -407,11 +414,11 @@ class _Postgres:
         """(query over the whole document, its params, per-field checks, their params)."""
         all_terms = [w for words in q.field_terms().values() for w in words]
         parts = [_pg_phrase(w) for w in all_terms]
-        params: list = [_pg_term(w) for w in all_terms]
+        params: list = [_pg_term(bigram_phrase(w)) for w in all_terms]
         for group in [*q.alternatives(), terms(q.excluded)]:
             if group:
                 parts.append(f"({' || '.join(_pg_phrase(w) for w in group)})")
-                params += [_pg_term(w) for w in group]
+                params += [_pg_term(bigram_phrase(w)) for w in group]
         if terms(q.excluded):
             parts[-1] = f"!!{parts[-1]}"
         query = " && ".join(parts)

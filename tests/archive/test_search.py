@@ -198,3 +198,18 @@ def test_a_body_of_a_megabyte_of_long_tokens_is_indexed_and_its_words_found(arch
     )
     assert ids(SearchQuery(words="findme")) == {"Scanned report"}
     assert ids(SearchQuery(words="closing")) == {"Scanned report"}
+
+
+def test_a_cjk_word_inside_a_longer_run_of_characters_is_found(archive_root, folder):
+    archive_raws(folder, [
+        mail_raw("发票", "我们今天收到了增值税发票，请查收。"),
+        mail_raw("会议", "明天下午开会讨论税务问题。"),
+        mail_raw("注文", "ご注文ありがとうございます。"),
+    ])  # fmt: skip
+    assert ids(SearchQuery(words="增值税")) == {"发票"}
+    assert ids(SearchQuery(words="增值税发票")) == {"发票"}
+    assert ids(SearchQuery(words="税务")) == {"会议"}
+    assert ids(SearchQuery(words="ありがとう")) == {"注文"}
+    assert ids(SearchQuery(words="税发")) == {"发票"}
+    assert ids(SearchQuery(words="增税")) == set()
+    assert ids(SearchQuery(words="增值税", excluded="查收")) == set()
