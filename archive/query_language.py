@@ -15,6 +15,7 @@ from archive.search import SearchQuery
 _TOKEN = re.compile(r'(-?)(?:([A-Za-z]+):)?("[^"]*"?|\S+)')
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)b?", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_MAX_SIZE = 2**53  # bytes; a database integer holds it
 _TEXT_FIELDS = {
     "from": "from_addr",
     "to": "to_addrs",
@@ -114,13 +115,15 @@ def _date(q: SearchQuery, key: str, value: str, plain: str) -> None:
         raise QueryError(f"{key}:{plain} is not a date: write it as 2024-01-31.") from None
     if key == "after":
         q.date_from = day
-    else:
+    elif day > date.min:
         q.date_to = day - timedelta(days=1)
+    else:
+        raise QueryError(f"Nothing is dated before:{plain}.")
 
 
 def _size(q: SearchQuery, key: str, value: str, plain: str) -> None:
     m = _SIZE.fullmatch(plain)
-    if not m:
+    if not m or float(m.group(1)) * _UNITS[m.group(2).lower()] > _MAX_SIZE:
         raise QueryError(f"{key}:{plain} is not a size: write it as 500K, 5M or 1G.")
     size = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
     if key == "larger":

@@ -102,6 +102,8 @@ def test_an_unknown_operator_and_a_lowercase_or_are_plain_words():
         ("before:2024-13-01", "before:2024-13-01 is not a date"),
         ("after:yesterday", "after:yesterday is not a date"),
         ("larger:5X", "larger:5X is not a size"),
+        ("larger:99999999999999999999G", "is not a size"),
+        ("before:0001-01-01", "Nothing is dated before"),
         ("smaller:-5", "smaller:-5 is not a size"),
         ("-zebra", "needs a word to search for"),
         ("zebra -from:dave", "can be excluded"),
