@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from archive.search import SearchQuery
+from archive.query_language import QueryError, parse
+from archive.search import FIELDS, SearchQuery
 
 FLAG_CHOICES = [
     ("", "Any"),
@@ -41,11 +42,29 @@ class SearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["account"].choices = [("", "All accounts")] + [(a.pk, a.name) for a in accounts]
 
+    def clean_q(self) -> SearchQuery:
+        try:
+            return parse(self.cleaned_data.get("q") or "")
+        except QueryError as e:
+            raise forms.ValidationError(str(e)) from None
+
     def to_query(self) -> SearchQuery:
+        """The box's query (operators and all), with the advanced fields added to it."""
+        d = self.cleaned_data
+        typed = d.get("q") or SearchQuery()
+        fields = self._fields_query()
+        for name, value in vars(fields).items():
+            mine = getattr(typed, name)
+            if name in FIELDS and value:
+                setattr(typed, name, f"{mine} {value}".strip())
+            elif value not in (None, "") and mine in (None, ""):
+                setattr(typed, name, value)
+        return typed
+
+    def _fields_query(self) -> SearchQuery:
         d = self.cleaned_data
         tri = {"yes": True, "no": False}
         return SearchQuery(
-            words=d.get("q") or "",
             subject=d.get("subject") or "",
             body=d.get("body") or "",
             from_addr=d.get("from_addr") or "",

@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import make_aware
 
 from archive.blobstore import BlobError, get_store
+from archive.cjk import bigram_phrase, bigrams, with_bigrams
 from archive.indexing import document_for
 from archive.models import Message
 
@@ -53,6 +54,12 @@ class SearchQuery:
     has_attachment: bool | None = None
     flag: str = ""  # e.g. "\\Seen"; "-\\Seen" for messages without it
     deleted: bool | None = None
+    size_min: int | None = None  # bytes, inclusive
+    size_max: int | None = None  # bytes, exclusive
+    folder_name: str = ""  # any account's folder of that name (case-insensitive)
+    account_name: str = ""
+    any_of: list[str] = field(default_factory=list)  # groups of terms: one of each must match
+    excluded: str = ""  # terms none of which may match anywhere (needs terms that must)
     # The accounts the searcher may see (backupweb.access); None: no limit. A scope, not a
     # filter: it alone does not make a query list anything.
     account_ids: list[int] | None = None
@@ -64,9 +71,12 @@ class SearchQuery:
             out[name] = terms(getattr(self, name))
         return {k: v for k, v in out.items() if v}
 
+    def alternatives(self) -> list[list[str]]:
+        return [t for t in (terms(g) for g in self.any_of) if t]
+
     @property
     def empty(self) -> bool:
-        return not self.field_terms()
+        return not self.field_terms() and not self.alternatives()
 
     @property
     def has_filters(self) -> bool:
@@ -103,6 +113,14 @@ def message_filter(q: SearchQuery, scoped: bool = True) -> Q:
         cond &= Q(folder__account_id=q.account_id)
     if q.folder_id:
         cond &= Q(folder_id=q.folder_id)
+    if q.folder_name:
+        cond &= Q(folder__name__iexact=q.folder_name)
+    if q.account_name:
+        cond &= Q(folder__account__name__iexact=q.account_name)
+    if q.size_min is not None:
+        cond &= Q(size__gte=q.size_min)
+    if q.size_max is not None:
+        cond &= Q(size__lt=q.size_max)
     if q.date_from:
         cond &= Q(date__gte=make_aware(datetime.combine(q.date_from, time.min)))
     if q.date_to:
@@ -251,7 +269,7 @@ class _SQLite:
             c.executemany(
                 "INSERT INTO archive_search (rowid, subject, body, from_addr, to_addrs, "
                 "cc_addrs, attachments) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                rows,
+                [(pk, *map(with_bigrams, fields)) for pk, *fields in rows],
             )
 
     def clear(self) -> None:
@@ -263,6 +281,10 @@ class _SQLite:
         for name, words in q.field_terms().items():
             phrase = " AND ".join(_fts_phrase(w) for w in words)
             parts.append(f"{name} : ({phrase})" if name else f"({phrase})")
+        parts += [f"({' OR '.join(_fts_phrase(w) for w in g)})" for g in q.alternatives()]
+        excluded = terms(q.excluded)
+        if excluded:
+            return f"({' AND '.join(parts)}) NOT ({' OR '.join(map(_fts_phrase, excluded))})"
         return " AND ".join(parts)
 
     def query(self, q: SearchQuery, after: int | None, limit: int) -> list[tuple[int, str]]:
@@ -340,7 +362,7 @@ _COLUMNS = ", ".join(FIELDS) + ", tokenize = 'unicode61 remove_diacritics 2'"
 
 def _fts_phrase(term: str) -> str:
     prefix = term.endswith("*")
-    term = term.rstrip("*").replace('"', '""')
+    term = bigram_phrase(term.rstrip("*")).replace('"', '""')
     return f'"{term}"' + (" *" if prefix else "")
 
 
@@ -365,6 +387,12 @@ def _document_body(text: str) -> str:
     return _LONG_TOKEN.sub(" ", text)[:PG_DOCUMENT_BODY_CHARS]
 
 
+def _document_texts(row: tuple) -> tuple:
+    """The texts of _DOCUMENT_SQL for an index row: subject and body with their CJK bigrams."""
+    body = f"{_document_body(row[2])} {bigrams(row[2])}"
+    return (with_bigrams(row[1]), body, *(_split(v) for v in row[3:7]))
+
+
 class _Postgres:
     def write(self, rows: list[tuple]) -> None:
         with connection.cursor() as c:
@@ -375,7 +403,7 @@ class _Postgres:
                 "subject = EXCLUDED.subject, body = EXCLUDED.body, from_addr = EXCLUDED.from_addr,"
                 " to_addrs = EXCLUDED.to_addrs, cc_addrs = EXCLUDED.cc_addrs, "
                 "attachments = EXCLUDED.attachments, document = EXCLUDED.document",
-                [(*r, r[1], _document_body(r[2]), *(_split(v) for v in r[3:7])) for r in rows],
+                [(*r, *_document_texts(r)) for r in rows],
             )
 
     def clear(self) -> None:
@@ -385,8 +413,15 @@ class _Postgres:
     def tsquery(self, q: SearchQuery) -> tuple[str, list, list[str], list]:
         """(query over the whole document, its params, per-field checks, their params)."""
         all_terms = [w for words in q.field_terms().values() for w in words]
-        query = " && ".join(_pg_phrase(w) for w in all_terms)
-        params: list = [_pg_term(w) for w in all_terms]
+        parts = [_pg_phrase(w) for w in all_terms]
+        params: list = [_pg_term(bigram_phrase(w)) for w in all_terms]
+        for group in [*q.alternatives(), terms(q.excluded)]:
+            if group:
+                parts.append(f"({' || '.join(_pg_phrase(w) for w in group)})")
+                params += [_pg_term(bigram_phrase(w)) for w in group]
+        if terms(q.excluded):
+            parts[-1] = f"!!{parts[-1]}"
+        query = " && ".join(parts)
         checks, check_params = [], []
         for name, words in q.field_terms().items():
             if name and name != "body":  # body words: the document query already covers them

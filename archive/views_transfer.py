@@ -14,6 +14,7 @@ from archive.export import FORMATS, stream_export
 from archive.forms import SearchForm, ServerImportForm, UploadForm
 from archive.import_runs import import_root
 from archive.models import ImportRun, Message
+from archive.query_language import OPERATORS_HELP
 from archive.safenames import safe_component
 from archive.tasks import import_mail
 from archive.viewer import set_download_headers
@@ -49,8 +50,9 @@ def search_view(request: HttpRequest) -> HttpResponse:
         "query_string": query_string,
         "advanced": advanced,
         # A restore takes one account's results by words (jobs.views_transfer.restore_new).
-        "restore_account": q.account_id if q and q.words else None,
-        "restore_words": q.words if q else "",
+        "restore_account": q.account_id if q and not q.empty and form.data.get("q") else None,
+        "restore_words": request.GET.get("q", ""),
+        "operators": OPERATORS_HELP,
     }
     return render(request, "archive/search.html", context)
 

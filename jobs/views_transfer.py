@@ -112,10 +112,16 @@ SEARCH_RESTORE_LIMIT = 10_000
 
 
 def search_result_ids(account_id: int, words: str) -> list[int]:
-    """The ids of an archive search's results in one account (all pages, up to a limit)."""
-    from archive.search import SearchQuery, search
+    """The ids of an archive search's results in one account (all pages, up to a limit).
+    `words`: the search box's text, operators and all."""
+    from archive.query_language import QueryError, parse
+    from archive.search import search
 
-    query, ids, after = SearchQuery(words=words, account_id=account_id), [], None
+    try:
+        query = parse(words)
+    except QueryError:
+        return []
+    query.account_id, ids, after = account_id, [], None
     while len(ids) < SEARCH_RESTORE_LIMIT:
         page = search(query, after=after, per_page=500)
         ids += [hit.message.pk for hit in page.hits]

@@ -24,40 +24,10 @@ from archive.search import SearchQuery
 from jobs import reaper
 from tests.archive.browser_helpers import archive_raws
 from tests.corpus import pick
-from tests.helpers.archive import make_account, make_folder
+from tests.helpers.search import mail_raw
 
 pytestmark = [pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _raw(subject: str, body: str, frm="alice@example.org", to="bob@example.org", cc="",
-         attachment: str = "", day: int = 1) -> bytes:  # fmt: skip
-    head = (f"From: {frm}\r\nTo: {to}\r\n" + (f"Cc: {cc}\r\n" if cc else "") +
-            f"Subject: {subject}\r\nDate: Mon, {day:02d} Jan 2024 10:00:00 +0000\r\n"
-            "MIME-Version: 1.0\r\n")  # fmt: skip
-    if not attachment:
-        return (head + f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
-    return (
-        head + "Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
-        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--B\r\n"
-        f'Content-Type: application/pdf; name="{attachment}"\r\n'
-        f'Content-Disposition: attachment; filename="{attachment}"\r\n\r\n%PDF-1.4\r\n--B--\r\n'
-    ).encode()
-
-
-@pytest.fixture
-def corpus_of_four(archive_root, folder):
-    other = make_folder(make_account("bob"), "INBOX")
-    rows = archive_raws(folder, [
-        _raw("Quarterly budget", "The zebra crossing is near the office.", day=3),
-        _raw("Holiday plans", "Let us meet at the crossing near the zebra.", cc="carol@example.org",
-             day=10),
-        _raw("Invoice", "Please find the invoice attached.", attachment="rechnung-2024.pdf",
-             day=20),
-        _raw("Café crème", "Grüße aus Köln, naïve façade.", frm="dave@example.org", day=25),
-    ])  # fmt: skip
-    archive_raws(other, [_raw("Quarterly budget", "zebra in another account")])
-    return rows
 
 
 def ids(q: SearchQuery) -> set[str]:
@@ -114,14 +84,14 @@ def test_filters_narrow_by_account_folder_dates_attachments_flags_and_deletion(
 
 
 def test_snippets_highlight_matches_and_escape_the_rest(archive_root, folder):
-    archive_raws(folder, [_raw("html", "a <script>alert(1)</script> needle here")])
+    archive_raws(folder, [mail_raw("html", "a <script>alert(1)</script> needle here")])
     [hit] = search.search(SearchQuery(words="needle")).hits
     assert "<mark>needle</mark>" in hit.snippet
     assert "<script" not in hit.snippet and "alert(1)" in hit.snippet
 
 
 def test_results_page_by_keyset_without_repeats(archive_root, folder):
-    archive_raws(folder, [_raw(f"n{i}", "common word") for i in range(7)])
+    archive_raws(folder, [mail_raw(f"n{i}", "common word") for i in range(7)])
     first = search.search(SearchQuery(words="common"), per_page=3)
     second = search.search(SearchQuery(words="common"), after=first.next_after, per_page=3)
     third = search.search(SearchQuery(words="common"), after=second.next_after, per_page=3)
@@ -167,7 +137,7 @@ def test_segments_a_backup_leaves_unmerged_are_merged_by_the_housekeeping(archiv
         c.execute("SELECT v FROM archive_search_config WHERE k = 'automerge'")
         assert c.fetchone() == (16,)  # migration 0004: merges wait for 16 segments
     for day in range(1, 13):  # twelve batches, twelve segments: none merged yet
-        archive_raws(folder, [_raw(f"Batch {day}", f"wombat{day} report", day=day)], start=day)
+        archive_raws(folder, [mail_raw(f"Batch {day}", f"wombat{day} report", day=day)], start=day)
     assert search.compact() >= 1
     assert search.compact() == 0  # nothing left to merge
     for day in range(1, 13):
@@ -208,7 +178,9 @@ def test_a_match_deep_in_a_long_message_gets_the_start_of_the_message_as_its_sni
     if connection.vendor != "sqlite":
         pytest.skip("SQLite makes snippets from the messages (PostgreSQL from its stored text)")
     padding = "lorem ipsum " * (search.SNIPPET_SOURCE_CHARS // 12 + 10)
-    archive_raws(folder, [_raw("Long log", f"Opening words here. {padding} platypus at the end")])
+    archive_raws(
+        folder, [mail_raw("Long log", f"Opening words here. {padding} platypus at the end")]
+    )
     (hit,) = search.search(SearchQuery(words="platypus")).hits
     assert hit.snippet.startswith("Opening words here. lorem ipsum")
     (hit,) = search.search(SearchQuery(words="opening")).hits
@@ -221,6 +193,23 @@ def test_a_body_of_a_megabyte_of_long_tokens_is_indexed_and_its_words_found(arch
 
     blob = base64.b64encode(os.urandom(600_000)).decode()  # 800,000 characters
     noise = "\r\n".join(blob[i : i + 76] for i in range(0, len(blob), 76))
-    archive_raws(folder, [_raw("Scanned report", f"findme quarterly\r\n{noise}\r\nclosing words")])
+    archive_raws(
+        folder, [mail_raw("Scanned report", f"findme quarterly\r\n{noise}\r\nclosing words")]
+    )
     assert ids(SearchQuery(words="findme")) == {"Scanned report"}
     assert ids(SearchQuery(words="closing")) == {"Scanned report"}
+
+
+def test_a_cjk_word_inside_a_longer_run_of_characters_is_found(archive_root, folder):
+    archive_raws(folder, [
+        mail_raw("发票", "我们今天收到了增值税发票，请查收。"),
+        mail_raw("会议", "明天下午开会讨论税务问题。"),
+        mail_raw("注文", "ご注文ありがとうございます。"),
+    ])  # fmt: skip
+    assert ids(SearchQuery(words="增值税")) == {"发票"}
+    assert ids(SearchQuery(words="增值税发票")) == {"发票"}
+    assert ids(SearchQuery(words="税务")) == {"会议"}
+    assert ids(SearchQuery(words="ありがとう")) == {"注文"}
+    assert ids(SearchQuery(words="税发")) == {"发票"}
+    assert ids(SearchQuery(words="增税")) == set()
+    assert ids(SearchQuery(words="增值税", excluded="查收")) == set()

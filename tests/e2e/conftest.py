@@ -52,6 +52,13 @@ def admin_user(transactional_db):
     )
 
 
+@pytest.fixture
+def archive_root(tmp_path, settings):
+    settings.ARCHIVE_ROOT = tmp_path / "archive"
+    settings.ARCHIVE_ENCRYPTION_KEY = ""
+    return settings.ARCHIVE_ROOT
+
+
 def log_in(page, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> None:
     page.goto("/login/")
     page.get_by_label("Username").fill(username)

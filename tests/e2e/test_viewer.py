@@ -51,13 +51,6 @@ class Sink:
 
 
 @pytest.fixture
-def archive_root(tmp_path, settings):
-    settings.ARCHIVE_ROOT = tmp_path / "archive"
-    settings.ARCHIVE_ENCRYPTION_KEY = ""
-    return settings.ARCHIVE_ROOT
-
-
-@pytest.fixture
 def sink():
     s = Sink()
     yield s
