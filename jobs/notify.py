@@ -161,7 +161,7 @@ def mass_deletion(run: JobRun) -> Outcome | None:
         f"Job: {run.job.name}",
         f"Account: {run.account.name}",
         run.warning,
-        "Gone from the server since the last run, per folder:",
+        *(["Gone from the server since the last run, per folder:"] if vanished else []),
         *(f"  {folder}: {count:,}" for folder, count in vanished),
         "The archive keeps every one of them.",
         f"Run: {run_url(run)}",

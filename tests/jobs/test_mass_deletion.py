@@ -115,3 +115,22 @@ def test_the_accounts_own_thresholds_decide(dovecot, mail_user):
     report = backup_account(account)
 
     assert report.warning.startswith("Possible mass deletion: 2 of 13 messages (15%)")
+
+
+def test_flags_changed_on_most_messages_at_once_raise_the_alarm(dovecot, mail_user):
+    seed(dovecot, mail_user)
+    account = make_account(dovecot, mail_user)
+    backup_account(account)
+    client = connect(dovecot, mail_user)
+    client.select_folder("INBOX")
+    client.add_flags(list(range(1, 11)), [b"\\Deleted"])  # marked, not yet expunged
+    client.logout()
+
+    report = backup_account(account)
+
+    assert report.flags_changed == {"INBOX": 10} and report.vanished == {}
+    assert report.warning == (
+        "Possible mass deletion: flags of 10 of 13 messages (76%) changed at once (INBOX: 10)"
+    )
+    inbox = Message.objects.filter(folder__account=account, folder__name="INBOX")
+    assert all("\\Deleted" in m.flags for m in inbox)

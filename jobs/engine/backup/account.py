@@ -285,7 +285,7 @@ class BackupRun(reconnect.ReconnectingRun):
         report = reconcile(backup.folder, 0, backup.fetched, p.bytes)
         on_server = backup.exists if backup.exists is not None else self.counts.get(server.raw_name)
         report.state, report.on_server = how, report.in_archive if on_server is None else on_server
-        report.vanished = backup.vanished
+        report.vanished, report.flags_changed = backup.vanished, backup.flags_changed
         return report
 
     def stop_all(self, exc: errors.PermanentError, server: ServerFolder) -> FolderReport:
@@ -340,7 +340,12 @@ class BackupRun(reconnect.ReconnectingRun):
             report.folders, self.gone_counts, self.folders_gone
         )
         limits = alarm.Thresholds.of(self.ctx.account)
-        report.warning = alarm.warning(report.vanished, self.folders_gone, self.before, limits)
+        report.flags_changed = {
+            r.folder: r.flags_changed for r in report.folders if r.flags_changed
+        }
+        report.warning = alarm.warning(
+            report.vanished, self.folders_gone, report.flags_changed, self.before, limits
+        )
         if report.warning:
             self.ctx.log(report.warning)
 

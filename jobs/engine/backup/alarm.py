@@ -36,17 +36,44 @@ def vanished_per_folder(reports, gone: dict[str, int], folders_gone: list[str]) 
     return counts
 
 
-def warning(vanished: dict[str, int], folders_gone: list[str], before: int, limits) -> str:
-    """The warning line for the run, or "" when what vanished stays under the thresholds.
+def warning(
+    vanished: dict[str, int],
+    folders_gone: list[str],
+    flags_changed: dict[str, int],
+    before: int,
+    limits: Thresholds,
+) -> str:
+    """The warning line for the run, or "" when nothing passed the thresholds: messages gone
+    from the server, a whole folder gone, or flags changed on many messages at once (such as
+    a wiper marking everything \\Deleted before the expunge).
 
     `before` is how many messages the archive held as on the server when the run began."""
-    total = sum(vanished.values())
-    too_many = total > limits.count or (before and total * 100 > limits.percent * before)
-    if not folders_gone and not too_many:
-        return ""
-    share = f" ({total * 100 // before}%)" if before else ""
-    parts = [f"{total:,} of {before:,} messages{share} gone from the server since the last run"]
+    parts = []
+    if folders_gone or _too_many(sum(vanished.values()), before, limits):
+        parts.append(_deletions(vanished, folders_gone, before))
+    if _too_many(sum(flags_changed.values()), before, limits):
+        total = sum(flags_changed.values())
+        parts.append(
+            f"flags of {_share(total, before)} changed at once ({_per_folder(flags_changed)})"
+        )
+    return f"Possible mass deletion: {'; '.join(parts)}"[:500] if parts else ""
+
+
+def _too_many(total: int, before: int, limits: Thresholds) -> bool:
+    return total > limits.count or bool(before and total * 100 > limits.percent * before)
+
+
+def _deletions(vanished: dict[str, int], folders_gone: list[str], before: int) -> str:
+    text = f"{_share(sum(vanished.values()), before)} gone from the server since the last run"
     if folders_gone:
-        parts.append(f"folders gone: {', '.join(folders_gone)}")
-    per_folder = ", ".join(f"{name}: {n:,}" for name, n in sorted(vanished.items()))
-    return f"Possible mass deletion: {'; '.join(parts)} ({per_folder})"[:500]
+        text += f"; folders gone: {', '.join(folders_gone)}"
+    return f"{text} ({_per_folder(vanished)})"
+
+
+def _share(total: int, before: int) -> str:
+    percent = f" ({total * 100 // before}%)" if before else ""
+    return f"{total:,} of {before:,} messages{percent}"
+
+
+def _per_folder(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name}: {n:,}" for name, n in sorted(counts.items()))

@@ -44,6 +44,7 @@ class FolderReport:
     parked_uids: list[int] = field(default_factory=list)
     bytes: int = 0
     vanished: int = 0  # messages this run found gone from the server (kept, marked deleted)
+    flags_changed: int = 0  # messages whose flags this run found changed
 
     @property
     def complete(self) -> bool:
@@ -58,9 +59,10 @@ class BackupReport:
     bytes_fetched: int
     error: str = ""
     # Messages gone from the server since the previous run, per folder display name (a whole
-    # folder gone counts the messages it held), and the mass-deletion warning they raised.
+    # folder gone counts the messages it held), flag changes, and the mass-deletion warning.
     vanished: dict[str, int] = field(default_factory=dict)
     folders_gone: list[str] = field(default_factory=list)
+    flags_changed: dict[str, int] = field(default_factory=dict)  # per folder display name
     warning: str = ""
 
     def summary(self) -> str:
