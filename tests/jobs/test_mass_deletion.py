@@ -37,22 +37,24 @@ def expunge(dovecot, user, uids) -> None:
     client.logout()
 
 
+class Sink:
+    """A plain (not a terminal) output for a command, keeping what it wrote."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+
+    def write(self, text):
+        self.lines.append(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
 def backup_from_the_command_line(account) -> tuple[str, str]:
     out, err = [], []
-
-    class Sink:
-        def __init__(self, lines):
-            self.lines = lines
-
-        def write(self, text):
-            self.lines.append(text)
-
-        def flush(self):
-            pass
-
-        def isatty(self):
-            return False
-
     call_command("backup", account.name, stdout=Sink(out), stderr=Sink(err))
     return "".join(out), "".join(err)
 
@@ -134,3 +136,22 @@ def test_flags_changed_on_most_messages_at_once_raise_the_alarm(dovecot, mail_us
     )
     inbox = Message.objects.filter(folder__account=account, folder__name="INBOX")
     assert all("\\Deleted" in m.flags for m in inbox)
+
+
+def test_the_command_line_lists_and_acknowledges_warnings(dovecot, mail_user):
+    seed(dovecot, mail_user)
+    account = make_account(dovecot, mail_user)
+    backup_from_the_command_line(account)
+    connect(dovecot, mail_user).delete_folder("Projects")
+    backup_from_the_command_line(account)
+    run = JobRun.objects.exclude(warning="").get()
+    listed, later = [], []
+
+    call_command("acknowledge_warning", stdout=Sink(listed))
+    call_command("acknowledge_warning", str(run.pk), stdout=Sink([]))
+    call_command("acknowledge_warning", stdout=Sink(later))
+
+    text = "".join(listed)
+    assert f"run #{run.pk} {account.name}" in text and "folders gone: Projects" in text
+    assert later == []
+    assert AuditEvent.objects.get(action="run.acknowledge_warning").actor == "command line"
