@@ -108,6 +108,12 @@ def mark_gone_folders(account, listed: Iterable[str]) -> list[str]:
     return names
 
 
+def gone_folder_names(account) -> set[str]:
+    """Display names of the folders marked gone from the server (a followed rename is not)."""
+    gone = Folder.objects.filter(account=account, deleted_on_server_at__isnull=False)
+    return set(gone.values_list("name", flat=True))
+
+
 def live_messages(account, folders: Iterable[str] | None = None) -> dict[str, int]:
     """Messages the archive holds as still on the server, per folder display name: of every
     folder still on the server, or of the named folders (such as the ones just marked gone)."""

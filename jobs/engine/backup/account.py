@@ -335,16 +335,18 @@ class BackupRun(reconnect.ReconnectingRun):
 
     def raise_alarm(self, report: BackupReport) -> None:
         """Count what vanished from the server in this run, and warn when it is a lot."""
-        report.folders_gone = self.folders_gone
+        # A folder renamed on the server looked gone at the listing; its pass followed it.
+        still_gone = state.gone_folder_names(self.ctx.account)
+        report.folders_gone = [name for name in self.folders_gone if name in still_gone]
         report.vanished = alarm.vanished_per_folder(
-            report.folders, self.gone_counts, self.folders_gone
+            report.folders, self.gone_counts, report.folders_gone
         )
         limits = alarm.Thresholds.of(self.ctx.account)
         report.flags_changed = {
             r.folder: r.flags_changed for r in report.folders if r.flags_changed
         }
         report.warning = alarm.warning(
-            report.vanished, self.folders_gone, report.flags_changed, self.before, limits
+            report.vanished, report.folders_gone, report.flags_changed, self.before, limits
         )
         if report.warning:
             self.ctx.log(report.warning)
