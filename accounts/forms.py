@@ -44,12 +44,17 @@ class AccountForm(forms.ModelForm):
             "tls_verify",
             "tls_fingerprint",
             "notes",
+            "mass_deletion_percent",
+            "mass_deletion_count",
         ]
         labels = {"host": "Server", "username": "User name", "auth_method": "Sign in with"}
         help_texts = {
             "tls_verify": "Check the server's certificate against the trusted authorities.",
             "tls_fingerprint": "For a self-signed certificate: trust exactly the certificate "
             "with this SHA-256 fingerprint instead.",
+            "mass_deletion_percent": "A backup warns (dashboard, notification) when more than "
+            "this share of the account's messages vanished from the server since the last run.",
+            "mass_deletion_count": "... or more than this many. A whole folder gone always warns.",
         }
         widgets = {"notes": forms.Textarea(attrs={"rows": 3}), "auth_method": forms.RadioSelect}
 
@@ -63,10 +68,26 @@ class AccountForm(forms.ModelForm):
         # OAuth2 accounts get their user name from the sign-in; password accounts must give it.
         self.fields["username"].required = False
         self.fields["auth_method"].required = False  # absent (CSV import, old clients): password
+        self.fields["mass_deletion_percent"].required = False
+        self.fields["mass_deletion_count"].required = False
         self.fields["auth_method"].help_text = (
             "OAuth2: sign in with the provider (Google, Microsoft, or the one configured here) "
             "after saving; the refresh token is stored encrypted and no password is needed."
         )
+
+    def clean_mass_deletion_percent(self) -> int:
+        percent = self._threshold("mass_deletion_percent")
+        if not 0 <= percent <= 100:
+            raise forms.ValidationError("A share is a number from 0 to 100.")
+        return percent
+
+    def clean_mass_deletion_count(self) -> int:
+        return self._threshold("mass_deletion_count")
+
+    def _threshold(self, name: str) -> int:
+        """Left out (CSV import, older clients): the account keeps what it had, or the default."""
+        value = self.cleaned_data.get(name)
+        return getattr(self.instance, name) if value is None else value
 
     def clean_host(self) -> str:
         host = self.cleaned_data["host"].strip().lower()

@@ -65,6 +65,14 @@ class Account(models.Model):
     daily_budget_mb = models.PositiveIntegerField(
         "daily download budget (MB)", null=True, blank=True
     )
+    # The mass-deletion alarm (jobs/engine/backup/alarm.py): a backup warns when more than this
+    # share or this many of the account's messages vanished from the server since the last run.
+    mass_deletion_percent = models.PositiveSmallIntegerField(
+        "mass-deletion warning above (% of messages)", default=20
+    )
+    mass_deletion_count = models.PositiveIntegerField(
+        "mass-deletion warning above (messages)", default=500
+    )
     capabilities = models.JSONField(default=list, blank=True)
     last_tested_at = models.DateTimeField(null=True, blank=True)
     last_test_ok = models.BooleanField(null=True, blank=True)

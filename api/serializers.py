@@ -116,7 +116,7 @@ class RunSerializer(serializers.ModelSerializer):
             "id", "job", "account", "state", "trigger", "queued_at", "started_at",
             "finished_at", "cancel_requested", "folders_total", "folders_failed",
             "messages_total", "messages_fetched", "messages_parked", "bytes_fetched", "summary",
-            "error",
+            "error", "warning", "vanished", "warning_acknowledged_at",
         ]  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from archive.ingest import FetchedMessage, park_message, store_messages
@@ -106,6 +106,24 @@ def mark_gone_folders(account, listed: Iterable[str]) -> list[str]:
     names = list(gone.values_list("name", flat=True))
     gone.update(deleted_on_server_at=timezone.now())
     return names
+
+
+def gone_folder_names(account) -> set[str]:
+    """Display names of the folders marked gone from the server (a followed rename is not)."""
+    gone = Folder.objects.filter(account=account, deleted_on_server_at__isnull=False)
+    return set(gone.values_list("name", flat=True))
+
+
+def live_messages(account, folders: Iterable[str] | None = None) -> dict[str, int]:
+    """Messages the archive holds as still on the server, per folder display name: of every
+    folder still on the server, or of the named folders (such as the ones just marked gone)."""
+    rows = Message.objects.filter(folder__account=account, deleted_on_server_at__isnull=True)
+    if folders is None:
+        rows = rows.filter(folder__deleted_on_server_at__isnull=True)
+    else:
+        rows = rows.filter(folder__name__in=list(folders))
+    counts = rows.values("folder__name").annotate(n=Count("pk"))
+    return {row["folder__name"]: row["n"] for row in counts}
 
 
 def live_uids(folder: Folder) -> set[int]:

@@ -36,6 +36,7 @@ class Problem:
     text: str
     run: JobRun | None = None
     job: Job | None = None
+    acknowledge: bool = False  # a warning an administrator acknowledges to take it off the list
 
 
 @dataclass
@@ -119,12 +120,29 @@ def problems(jobs: list[Job], now: dt.datetime | None = None) -> list[Problem]:
     return found
 
 
+def mass_deletions() -> list[Problem]:
+    """Backups that found much of an account gone from the server, until acknowledged."""
+    runs = JobRun.objects.exclude(warning="").filter(
+        warning_acknowledged_at__isnull=True, account__retired_at__isnull=True
+    )
+    return [
+        Problem(run.account, f"{run.job.name}: {run.warning}", run, run.job, acknowledge=True)
+        for run in runs.select_related("account", "job").order_by("-pk")
+    ]
+
+
+def acknowledge(run: JobRun) -> bool:
+    """An administrator saw the run's mass-deletion warning; False if it was acknowledged."""
+    unseen = JobRun.objects.filter(pk=run.pk, warning_acknowledged_at__isnull=True)
+    return bool(unseen.exclude(warning="").update(warning_acknowledged_at=timezone.now()))
+
+
 def build() -> Dashboard:
     jobs = list(Job.objects.select_related("account", "periodic_task"))
     by_account: dict[int, list[Job]] = {}
     for job in jobs:
         by_account.setdefault(job.account_id, []).append(job)
-    board = Dashboard(accounts=account_rows(by_account), problems=problems(jobs))
+    board = Dashboard(accounts=account_rows(by_account), problems=mass_deletions() + problems(jobs))
     board.message_count = sum(row.messages for row in board.accounts)
     board.archived_bytes = sum(row.bytes for row in board.accounts)
     active = JobRun.objects.filter(state__in=JobRun.ACTIVE_STATES).select_related("job", "account")

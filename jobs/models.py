@@ -177,6 +177,11 @@ class JobRun(models.Model):
     # "auth" (wrong or expired password), "permanent", "transient", "internal", "stale" or "".
     error_kind = models.CharField(max_length=12, blank=True, default="")
     log = models.TextField(blank=True, default="")
+    # A backup's mass-deletion warning (the run itself may have succeeded), what vanished per
+    # folder, and when an administrator acknowledged it (the dashboard lists it until then).
+    warning = models.CharField(max_length=500, blank=True, default="")
+    vanished = models.JSONField(default=dict, blank=True)
+    warning_acknowledged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-pk"]

@@ -150,6 +150,28 @@ def run_finished(run: JobRun) -> Outcome | None:
     return outcome
 
 
+def mass_deletion(run: JobRun) -> Outcome | None:
+    """A backup's mass-deletion warning goes to the job's targets whatever the job's other
+    notification settings: "possible mass deletion", with what vanished per folder."""
+    if not run.warning:
+        return None
+    title = f"backupweb: possible mass deletion in {run.account.name}"
+    vanished = sorted((run.vanished or {}).items())
+    lines = [
+        f"Job: {run.job.name}",
+        f"Account: {run.account.name}",
+        run.warning,
+        *(["Gone from the server since the last run, per folder:"] if vanished else []),
+        *(f"  {folder}: {count:,}" for folder, count in vanished),
+        "The archive keeps every one of them.",
+        f"Run: {run_url(run)}",
+    ]
+    outcome = send(urls_for(run.job), title, "\n".join(lines), apprise.NotifyType.WARNING)
+    level = logging.INFO if outcome.ok else logging.WARNING
+    logger.log(level, "mass-deletion notification: %s", outcome.detail, extra={"run_id": run.pk})
+    return outcome
+
+
 def job_stale(job: Job, last_success: JobRun | None) -> bool:
     when = last_success.finished_at.strftime("%Y-%m-%d %H:%M") if last_success else "never"
     days = job.notify_stale_days

@@ -316,6 +316,9 @@ def _outcome(run: JobRun, recorder: RunRecorder, report) -> dict:
         **_own_total(report),
         "messages_parked": sum(f.parked for f in report.folders),
         "folders_failed": sum(f.state == "failed" for f in report.folders),
+        # A backup's mass-deletion alarm: a warning beside the state, which it leaves alone.
+        "warning": getattr(report, "warning", ""),
+        "vanished": getattr(report, "vanished", {}),
     }
 
 
@@ -377,10 +380,11 @@ def _finish(run: JobRun, recorder: RunRecorder, outcome: dict) -> None:
 def notify_safely(run: JobRun) -> None:
     from jobs import notify
 
-    try:
-        notify.run_finished(run)
-    except Exception:  # a broken notification channel must not turn a backup into a failure
-        logger.exception("notification for run %s failed", run.pk, extra={"run_id": run.pk})
+    for send in (notify.run_finished, notify.mass_deletion):
+        try:
+            send(run)
+        except Exception:  # a broken notification channel must not turn a backup into a failure
+            logger.exception("notification for run %s failed", run.pk, extra={"run_id": run.pk})
 
 
 def kick_next(account_id: int) -> None:

@@ -22,6 +22,7 @@ urlpatterns = [
     path("runs/<int:pk>/progress/", views.run_progress, name="run-progress"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("runs/<int:pk>/retry/", views.run_retry, name="run-retry"),
+    path("runs/<int:pk>/acknowledge/", views.run_acknowledge, name="run-acknowledge"),
     # Sync, restore and bulk migrations (issue 7).
     path("<int:pk>/preflight/", views_transfer.job_preflight, name="preflight"),
     path("<int:pk>/dry-run/", views_transfer.job_dry_run, name="dry-run"),

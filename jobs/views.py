@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 import audit
 from accounts.models import Account
 from backupweb.access import staff_required
-from jobs import live, notify, runner, schedules
+from jobs import dashboard, live, notify, runner, schedules
 from jobs.forms_transfer import form_class_for
 from jobs.models import Job, JobRun, free_job_name
 
@@ -275,3 +275,14 @@ def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "No failed folders to retry.")
         return redirect(run)
     return redirect(result[0])
+
+
+@staff_required
+@require_POST
+def run_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take a run's mass-deletion warning off the dashboard's problems list (audited)."""
+    run = _get_run(pk)
+    if dashboard.acknowledge(run):
+        audit.record(request, "run.acknowledge_warning", run, account=run.account_id)
+        messages.success(request, f"Warning of run #{run.pk} acknowledged.")
+    return redirect("dashboard")

@@ -9,8 +9,8 @@ import pytest
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.redis import RedisServer
 
-# Celery workers and beat on the session's Redis, for every test folder that needs them.
-pytest_plugins = ["tests.helpers.jobs_fixtures"]
+# Celery workers and beat on the session's Redis, and a webhook sink, for every test folder.
+pytest_plugins = ["tests.helpers.jobs_fixtures", "tests.helpers.sinks"]
 
 
 @pytest.fixture(scope="session")

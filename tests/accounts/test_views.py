@@ -266,3 +266,23 @@ def test_deleting_an_account_but_keeping_its_archive_drops_its_jobs_and_schedule
     assert account.retired_at is not None  # the archive is kept
     assert not Job.objects.filter(account=account).exists()
     assert not PeriodicTask.objects.filter(pk=job.periodic_task_id).exists()
+
+
+def test_the_mass_deletion_thresholds_are_set_in_the_form_and_kept_when_left_out(
+    admin_client, dovecot, mail_user
+):
+    data = form_data(dovecot, mail_user, mass_deletion_percent=5, mass_deletion_count=50)
+    admin_client.post(reverse("accounts:new"), data)
+    account = Account.objects.get(name="Team inbox")
+    assert (account.mass_deletion_percent, account.mass_deletion_count) == (5, 50)
+    edit = form_data(dovecot, mail_user, password="", notes="no thresholds sent")
+    admin_client.post(reverse("accounts:edit", args=[account.pk]), edit)
+    account.refresh_from_db()
+    assert account.notes == "no thresholds sent"
+    assert (account.mass_deletion_percent, account.mass_deletion_count) == (5, 50)
+
+
+def test_a_new_account_without_thresholds_gets_the_defaults(admin_client, dovecot, mail_user):
+    admin_client.post(reverse("accounts:new"), form_data(dovecot, mail_user))
+    account = Account.objects.get(name="Team inbox")
+    assert (account.mass_deletion_percent, account.mass_deletion_count) == (20, 500)

@@ -48,6 +48,14 @@ def test_a_run_reads_with_its_per_folder_progress(world):
     assert [(f["folder"], f["total"], f["done"]) for f in folders] == [("INBOX", 10, 4)]
 
 
+def test_a_run_reads_with_its_mass_deletion_warning_and_what_vanished(world):
+    run = world["run"]
+    JobRun.objects.filter(pk=run.pk).update(warning="Possible mass deletion", vanished={"A": 3})
+    body = api_client(world["tokens"]["oscar"]).get(reverse("api:run", args=[run.pk])).json()
+    assert (body["warning"], body["vanished"]) == ("Possible mass deletion", {"A": 3})
+    assert body["warning_acknowledged_at"] is None
+
+
 def test_runs_list_filters_by_state_and_pages_by_id(world):
     client = api_client(world["tokens"]["alice"])
     done = JobRun.objects.create(job=world["job"], account=world["other"], state="succeeded")

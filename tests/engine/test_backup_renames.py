@@ -41,6 +41,8 @@ def test_a_folder_renamed_on_the_server_is_not_downloaded_again(dovecot):
     names = set(Folder.objects.filter(account=account).values_list("name", flat=True))
     assert "Projects 2027" in names and "Projects" not in names
     assert Folder.objects.get(account=account, name="Old").deleted_on_server_at is not None
+    assert report.folders_gone == ["Old"]  # the renamed folder raises no alarm
+    assert "Projects" not in report.warning and "folders gone: Old" in report.warning
     assert [line for line in logs if "renamed on the server" in line] == [
         "Projects 2027: renamed on the server from Projects: its archived messages are kept "
         "under the new name, not downloaded again"

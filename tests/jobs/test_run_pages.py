@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.models import Account
+from audit.models import AuditEvent
 from jobs.models import FolderRun, Job, JobRun
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +131,18 @@ def test_the_page_shows_bytes_of_the_bytes_to_fetch_where_every_folder_told_its_
     folder(run, "Archive", "running", total=5, done=1, nbytes=1000)  # told no size
     text = visible_text(live(client, run, state="running"))
     assert "3.0\xa0MB of" not in text and "2.0\xa0MB of 5.0\xa0MB" in text
+
+
+def test_a_mass_deletion_warning_shows_per_folder_until_acknowledged_once(client, alice, run):
+    warning = "Possible mass deletion: 9 of 10 messages (90%) gone from the server"
+    JobRun.objects.filter(pk=run.pk).update(
+        state=State.SUCCEEDED, warning=warning, vanished={"INBOX": 9}
+    )
+    page = visible_text(client.get(f"/jobs/runs/{run.pk}/").content.decode())
+    assert warning in page and "INBOX: 9 gone from the server" in page
+    assert "Acknowledge" in page
+    for _ in range(2):
+        client.post(f"/jobs/runs/{run.pk}/acknowledge/")
+    page = visible_text(client.get(f"/jobs/runs/{run.pk}/").content.decode())
+    assert "Acknowledged" in page
+    assert AuditEvent.objects.filter(action="run.acknowledge_warning").count() == 1

@@ -22,6 +22,7 @@ from django.db import connection
 from archive import folder_state as state
 from archive.blobstore import BlobBackend, get_store
 from jobs.engine import parallel, reconnect
+from jobs.engine.backup import alarm
 from jobs.engine.backup.folder import Context, FolderBackup
 from jobs.engine.backup.report import BackupOptions, BackupReport, FolderReport, reconcile
 from jobs.engine.drops import Cancelled, Suspects, is_connection_error
@@ -122,6 +123,11 @@ class BackupRun(reconnect.ReconnectingRun):
         self.suspects: dict[str, Suspects] = {}
         # Per folder: its latest attempt, which the next one (after a reconnect) counts on from.
         self.attempts: dict[str, FolderBackup] = {}
+        # For the mass-deletion alarm: messages on the server at the last run, folders gone
+        # since, and the messages those held.
+        self.before = 0
+        self.folders_gone: list[str] = []
+        self.gone_counts: dict[str, int] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -129,7 +135,7 @@ class BackupRun(reconnect.ReconnectingRun):
         session = self.connect_with_retry()
         try:
             listed = session.list_folders()
-            state.mark_gone_folders(self.ctx.account, [f.raw_name for f in listed])
+            self.mark_gone(listed)
             chosen = self.select(listed)
             self.counts = {f.raw_name: f.status.messages for f in chosen if f.status}
             self.missing = sorted(set(self.ctx.options.folders or ()) - {f.name for f in listed})
@@ -148,6 +154,12 @@ class BackupRun(reconnect.ReconnectingRun):
         if self.fatal is not None:
             raise self.fatal
         return self.build_report(chosen)
+
+    def mark_gone(self, listed: list[ServerFolder]) -> None:
+        account = self.ctx.account
+        self.before = sum(state.live_messages(account).values())
+        self.folders_gone = state.mark_gone_folders(account, [f.raw_name for f in listed])
+        self.gone_counts = state.live_messages(account, self.folders_gone)
 
     def connect(self) -> ImapSession:
         from mail.connect import connect_imap
@@ -273,6 +285,7 @@ class BackupRun(reconnect.ReconnectingRun):
         report = reconcile(backup.folder, 0, backup.fetched, p.bytes)
         on_server = backup.exists if backup.exists is not None else self.counts.get(server.raw_name)
         report.state, report.on_server = how, report.in_archive if on_server is None else on_server
+        report.vanished, report.flags_changed = backup.vanished, backup.flags_changed
         return report
 
     def stop_all(self, exc: errors.PermanentError, server: ServerFolder) -> FolderReport:
@@ -317,7 +330,26 @@ class BackupRun(reconnect.ReconnectingRun):
             if r.parked
         ]
         report.error = "; ".join(problems)[:2000]
+        self.raise_alarm(report)
         return report
+
+    def raise_alarm(self, report: BackupReport) -> None:
+        """Count what vanished from the server in this run, and warn when it is a lot."""
+        # A folder renamed on the server looked gone at the listing; its pass followed it.
+        still_gone = state.gone_folder_names(self.ctx.account)
+        report.folders_gone = [name for name in self.folders_gone if name in still_gone]
+        report.vanished = alarm.vanished_per_folder(
+            report.folders, self.gone_counts, report.folders_gone
+        )
+        limits = alarm.Thresholds.of(self.ctx.account)
+        report.flags_changed = {
+            r.folder: r.flags_changed for r in report.folders if r.flags_changed
+        }
+        report.warning = alarm.warning(
+            report.vanished, report.folders_gone, report.flags_changed, self.before, limits
+        )
+        if report.warning:
+            self.ctx.log(report.warning)
 
     def count_on_server(self, folders: list[ServerFolder]) -> None:
         """STATUS for the folders never reached whose count no LIST-STATUS gave."""

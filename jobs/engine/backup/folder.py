@@ -61,12 +61,15 @@ class FolderBackup:
         self.fetched = 0
         self.suspects = suspects or Suspects()
         self.exists: int | None = None  # messages on the server, once the folder is open
+        self.vanished = 0  # messages this run found gone from the server (marked deleted)
+        self.flags_changed = 0  # messages whose flags this run found changed
 
     def resume_from(self, earlier: FolderBackup | None) -> None:
         """Count on from an earlier attempt at this folder whose connection broke: the folder's
         figures are the run's, not the last connection's (9 of 10 where 19 of 20 were)."""
         if earlier is not None:
-            self.fetched = earlier.fetched
+            self.fetched, self.vanished = earlier.fetched, earlier.vanished
+            self.flags_changed = earlier.flags_changed
             self.progress.done, self.progress.bytes = earlier.progress.done, earlier.progress.bytes
 
     def run(self) -> FolderReport:
@@ -85,7 +88,9 @@ class FolderBackup:
         self._fetch_all(todo)
         cursor = None if self.options.filtered else max(info.uidnext - 1, 0)
         state.finish_folder(folder, info.uidnext, info.highest_modseq, cursor)
-        return reconcile(folder, info.exists, self.fetched, self.progress.bytes)
+        report = reconcile(folder, info.exists, self.fetched, self.progress.bytes)
+        report.vanished, report.flags_changed = self.vanished, self.flags_changed
+        return report
 
     # -- flags and expunges ----------------------------------------------------------------
 
@@ -111,6 +116,8 @@ class FolderBackup:
         changed = state.update_flags(folder, flags)
         relabelled = state.update_labels(folder, labels)
         deleted = state.mark_deleted(folder, gone)
+        self.vanished += deleted
+        self.flags_changed += changed
         if changed or deleted or relabelled:
             self.ctx.log(
                 f"{folder.name}: {changed} flag changes, {relabelled} label changes, "

@@ -43,6 +43,8 @@ class FolderReport:
     error: str = ""
     parked_uids: list[int] = field(default_factory=list)
     bytes: int = 0
+    vanished: int = 0  # messages this run found gone from the server (kept, marked deleted)
+    flags_changed: int = 0  # messages whose flags this run found changed
 
     @property
     def complete(self) -> bool:
@@ -56,6 +58,12 @@ class BackupReport:
     messages_fetched: int
     bytes_fetched: int
     error: str = ""
+    # Messages gone from the server since the previous run, per folder display name (a whole
+    # folder gone counts the messages it held), flag changes, and the mass-deletion warning.
+    vanished: dict[str, int] = field(default_factory=dict)
+    folders_gone: list[str] = field(default_factory=list)
+    flags_changed: dict[str, int] = field(default_factory=dict)  # per folder display name
+    warning: str = ""
 
     def summary(self) -> str:
         """One line for the admin, e.g. "all 1,204 messages on the server are in the archive"."""

@@ -3,7 +3,8 @@
 The run is recorded like any other (history, per-folder progress, audit, the account's lease):
 a backup of an account that another run is working on says which run and exits 1, or waits for
 it with --wait. A progress bar per folder on a terminal, plain lines otherwise (logs, cron).
-Exit status 0 when the backup succeeded, 1 otherwise, with the reason printed.
+Exit status 0 when the backup succeeded, 1 otherwise, with the reason printed. A possible mass
+deletion on the server prints a warning line and still exits 0: the backup itself worked.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Backup of {found.name} {report.state}: {report.summary()} (run #{run.pk})"
         )
+        if report.warning:  # the backup itself worked: a warning, exit status 0
+            self.stderr.write(f"Warning: {report.warning} (run #{run.pk})")
         if report.state != "succeeded":
             self.stderr.write(f"Reason: {report.error or report.summary()}")
             raise SystemExit(1)
