@@ -23,7 +23,7 @@ from django.utils import timezone
 from jobs import leases, runner
 from jobs.models import Job, JobRun
 from jobs.progress import append_log
-from sitesettings.values import local_now
+from sitesettings.values import local_now, site_settings
 
 logger = logging.getLogger(__name__)
 State = JobRun.State
@@ -67,10 +67,23 @@ def purge_old_exports() -> int:
     from jobs.engine.export import purge_old_exports as purge
 
     try:
-        return purge()
+        removed = purge()
     except OSError:  # an unreadable exports folder must not stop the reaper's other work
         logger.exception("could not purge old exports")
         return 0
+    drop_old_export_jobs()
+    return removed
+
+
+def drop_old_export_jobs(now: dt.datetime | None = None) -> int:
+    """A background export's one-off job goes with its file, once no run of it is active."""
+    days = site_settings().export_retention_days
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    old = Job.objects.filter(kind=Job.Kind.EXPORT, created_at__lt=cutoff)
+    old = old.exclude(runs__state__in=JobRun.ACTIVE_STATES)
+    return old.delete()[1].get("jobs.Job", 0)
 
 
 def reap_stale_runs(now: dt.datetime | None = None) -> int:

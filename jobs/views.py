@@ -34,7 +34,9 @@ def _get_run(pk: int) -> JobRun:
 
 @staff_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = list(Job.objects.select_related("account", "periodic_task"))
+    # Background exports are one-off jobs: their runs are in the history, not this list.
+    defined = Job.objects.exclude(kind=Job.Kind.EXPORT)
+    jobs = list(defined.select_related("account", "periodic_task"))
     for job in jobs:
         job.schedule_text = schedules.describe(job)
         job.next_run_at = schedules.next_run(job)

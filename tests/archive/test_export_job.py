@@ -245,6 +245,23 @@ def test_old_export_files_are_removed_by_the_housekeeping(data_dir, settings, db
     assert purge_old_exports() == 0 and leftovers() == ["2.zip"]
 
 
+def test_a_background_export_is_no_job_of_the_list_and_goes_with_its_file(archived, settings):
+    settings.EXPORT_RETENTION_DAYS = 7
+    alice = make_user("alice", "administrator")
+    client = Client()
+    client.force_login(alice)
+    client.post(reverse("jobs:export-background"), {"scope": "account", "account": archived.pk})
+    export_job = Job.objects.get(kind=Job.Kind.EXPORT)
+    backup = Job.objects.create(name="Nightly", account=archived, kind=Job.Kind.BACKUP)
+    listed = client.get(reverse("jobs:list")).content
+    assert b"Nightly" in listed and export_job.name.encode() not in listed
+    Job.objects.filter(pk=export_job.pk).update(created_at=datetime(2020, 1, 1, tzinfo=UTC))
+    assert reaper.drop_old_export_jobs() == 0  # its run is still queued
+    export_job.runs.update(state=JobRun.State.SUCCEEDED)
+    assert reaper.drop_old_export_jobs() == 1
+    assert list(Job.objects.all()) == [backup]
+
+
 def test_an_export_started_from_an_account_page_runs_on_a_real_worker(start_worker):
     # The worker reads the default ARCHIVE_ROOT and DATA_DIR: the test stores its mail there.
     account = make_account("worker-export")
