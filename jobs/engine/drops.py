@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from imapclient.exceptions import IMAPClientAbortError
 
 from archive.folder_state import DROPPED_EVERY_TIME
+from mail import errors
 
 
 class Cancelled(Exception):
@@ -68,3 +69,11 @@ class Suspects:
 def dropped_error(drops: int) -> str:
     tries = f"{drops} attempts" if drops > 1 else "1 attempt, fetched alone"
     return f"{DROPPED_EVERY_TIME} ({tries})"
+
+
+def sentence(exc: BaseException) -> str:
+    """An error as one line for a folder's report: ours as they are, others with their class."""
+    if isinstance(exc, errors.EngineError):
+        return str(exc)
+    text = str(exc) or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {text}"[:500]

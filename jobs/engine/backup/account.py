@@ -25,7 +25,7 @@ from jobs.engine import parallel, reconnect
 from jobs.engine.backup import alarm
 from jobs.engine.backup.folder import Context, FolderBackup
 from jobs.engine.backup.report import BackupOptions, BackupReport, FolderReport, reconcile
-from jobs.engine.drops import Cancelled, Suspects, is_connection_error
+from jobs.engine.drops import Cancelled, Suspects, is_connection_error, sentence
 from jobs.engine.limits import Budget, BudgetExhausted, Throttle
 from jobs.engine.progress import FolderProgress
 from mail import errors
@@ -294,7 +294,7 @@ class BackupRun(reconnect.ReconnectingRun):
         return FolderReport(server.name, "failed", error=str(exc))
 
     def failed(self, server: ServerFolder, exc: BaseException, unreachable=False) -> FolderReport:
-        message = _sentence(exc)
+        message = sentence(exc)
         if not unreachable:
             logger.exception("backup of folder %s failed", server.name)
         self.ctx.log(f"{server.name}: failed: {message}")
@@ -363,7 +363,7 @@ class BackupRun(reconnect.ReconnectingRun):
             finally:
                 session.logout()
         except Exception as exc:  # noqa: BLE001 - the counts stay unknown, the outcome stands
-            self.ctx.log(f"Could not count the folders not reached: {_sentence(exc)}")
+            self.ctx.log(f"Could not count the folders not reached: {sentence(exc)}")
 
     def unreached(self, server: ServerFolder) -> FolderReport:
         """A folder halted before its turn: what the server holds, what the archive has."""
@@ -412,10 +412,3 @@ def _drop_session(session: ImapSession | None) -> None:
         except Exception:  # noqa: BLE001 - it is already broken
             pass
     return None
-
-
-def _sentence(exc: BaseException) -> str:
-    if isinstance(exc, errors.EngineError):
-        return str(exc)
-    text = str(exc) or exc.__class__.__name__
-    return f"{exc.__class__.__name__}: {text}"[:500]

@@ -24,7 +24,7 @@ from jobs.engine import parallel, reconnect
 from jobs.engine.copying.destination import Destination, QuotaExceeded
 from jobs.engine.copying.mapping import FolderMap
 from jobs.engine.copying.report import SyncFolderReport, SyncOptions, SyncReport
-from jobs.engine.drops import Cancelled
+from jobs.engine.drops import Cancelled, sentence
 from jobs.engine.progress import FolderProgress
 from jobs.engine.sizes import size_text
 from jobs.engine.sync import plan
@@ -202,7 +202,7 @@ class _SyncRun(reconnect.ReconnectingRun):
         return SyncFolderReport(entry.source.name, entry.target_name, "failed", error=str(exc))
 
     def failed(self, entry: FolderMap, exc: BaseException, unreachable=False) -> SyncFolderReport:
-        message = _sentence(exc)
+        message = sentence(exc)
         if not unreachable:
             logger.exception("sync of folder %s failed", entry.source.name)
         else:
@@ -254,10 +254,3 @@ def _drop(pair):
         except Exception:  # noqa: BLE001 - it is already broken
             pass
     return None
-
-
-def _sentence(exc: BaseException) -> str:
-    if isinstance(exc, errors.EngineError):
-        return str(exc)
-    text = str(exc) or exc.__class__.__name__
-    return f"{exc.__class__.__name__}: {text}"[:500]
