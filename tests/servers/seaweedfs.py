@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.servers.common import free_port, wait_for_port
+from tests.servers.common import free_ports, wait_for_port
 
 STOP_GRACE = 2.0
 
@@ -37,7 +37,7 @@ def weed_binary() -> str:
 @dataclass
 class SeaweedFS:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bw-seaweed-")))
-    s3_port: int = field(default_factory=free_port)
+    s3_port: int = 0  # picked with the other ports when it starts
     access_key: str = field(default_factory=lambda: "bw" + secrets.token_hex(8))
     secret_key: str = field(default_factory=lambda: secrets.token_hex(20))
     process: subprocess.Popen | None = None
@@ -47,15 +47,31 @@ class SeaweedFS:
         return f"http://127.0.0.1:{self.s3_port}"
 
     @classmethod
-    def start(cls, timeout: float = 60.0) -> SeaweedFS:
-        server = cls()
-        server._spawn()
+    def start(cls, timeout: float = 60.0, attempts: int = 3) -> SeaweedFS:
+        """A ready server; a start that exits early (one of its many free ports taken by
+        someone else between our pick and its bind) is retried on fresh ports."""
+        for attempt in range(1, attempts + 1):
+            server = cls()
+            server._spawn()
+            try:
+                server._wait_until_ready(timeout)
+                return server
+            except RuntimeError as exc:
+                log = server.log_tail()
+                server.stop()
+                if attempt == attempts:
+                    raise RuntimeError(f"{exc}; its log ends with:\n{log}") from exc
+            except BaseException:
+                server.stop()
+                raise
+        raise AssertionError("unreachable")
+
+    def log_tail(self, lines: int = 20) -> str:
         try:
-            server._wait_until_ready(timeout)
-        except BaseException:
-            server.stop()
-            raise
-        return server
+            text = (self.root / "weed.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
 
     def _spawn(self) -> None:
         config = self.root / "s3.json"
@@ -66,21 +82,24 @@ class SeaweedFS:
         }
         config.write_text(json.dumps({"identities": [identity]}))
         (self.root / "data").mkdir()
-        ports = {
-            name: str(free_port())
-            for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc")
-        }
+        # Picked together, so no two are the same port.
+        flags = ("s3.port", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+                 "filer.port", "filer.port.grpc", "s3.port.grpc", "iam.port")  # fmt: skip
+        ports = dict(zip(flags, free_ports(len(flags)), strict=True))
+        self.s3_port = ports["s3.port"]
         args = [
             weed_binary(), "server", "-s3", f"-dir={self.root / 'data'}",
             # Every bucket is a collection that grows its own volumes: a test session creates
             # a bucket per test, and 100 volumes ran out (PUTs failed with 500) after a few dozen.
             "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
-            "-volume.max=2000", f"-s3.port={self.s3_port}", f"-s3.port.grpc={free_port()}",
-            f"-s3.config={config}", "-metricsPort=0", f"-iam.port={free_port()}",
+            "-volume.max=2000",
+            f"-s3.config={config}", f"-s3.localSocket={self.root / 's3.sock'}",
+            f"-filer.localSocket={self.root / 'filer.sock'}", "-metricsPort=0",
             # Off: they listen on fixed default ports, which a second instance would want too.
             "-s3.port.iceberg=0", "-s3.port.lance=0",
-            *(f"-{name.replace('.grpc', '.port.grpc') if 'grpc' in name else name + '.port'}={p}"
-              for name, p in ports.items()),
+            # No report to seaweedfs.com: the tests reach no outside host.
+            "-master.telemetry=false",
+            *(f"-{flag}={port}" for flag, port in ports.items()),
         ]  # fmt: skip
         log = open(self.root / "weed.log", "wb")  # noqa: SIM115 - kept open for the child
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
