@@ -8,9 +8,6 @@ marks the account and sends the job's failure notification.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.utils import timezone
@@ -24,7 +21,6 @@ from mail.connect import connect_imap
 from mail.probe import test_connection
 from tests.corpus import pick
 from tests.helpers.engine import archived, archived_bytes
-from tests.servers.common import free_port
 from tests.servers.dovecot import Dovecot
 from tests.servers.mailbox import connect, fetch_raw, seed_mailbox
 from tests.servers.oauth import configure_generic, signed_in_account
@@ -159,28 +155,6 @@ def test_a_token_that_expires_mid_run_is_refreshed_without_failing_the_run(
     assert refreshes(oauth) == before + 1  # three connections, one refresh between them
 
 
-@pytest.fixture
-def webhook():
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's API)
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.received = received
-    server.url = f"json://127.0.0.1:{server.server_port}/hook"
-    yield server
-    server.shutdown()
-
-
 def test_a_revoked_refresh_token_marks_the_account_and_sends_the_failure_notification(
     oauth, oauth_dovecot, user, webhook, settings
 ):
@@ -197,7 +171,7 @@ def test_a_revoked_refresh_token_marks_the_account_and_sends_the_failure_notific
     assert account.oauth_access_encrypted == ""
     assert account.oauth_refresh_encrypted  # kept until the admin signs in again
     assert account.username == user.username and account.host == oauth_dovecot.host
-    message = webhook.received[0]
+    message = webhook.received[0]["body"]
     assert message["type"] == "failure" and "authentication failed" in message["title"]
     assert "sign in again" in message["message"]
     # The next run does not ask the provider again.

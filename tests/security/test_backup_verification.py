@@ -141,7 +141,7 @@ def test_a_verify_job_reports_on_the_run_page_and_dashboard_and_notifies(backed_
     run = runner.execute(run.pk)
     assert run.state == JobRun.State.FAILED
     assert run.folders.get(folder="R&D").error.endswith("(UIDs 3)")
-    assert "Verification found problems" in webhook.received[0]["message"]
+    assert "Verification found problems" in webhook.received[0]["body"]["message"]
     admin = get_user_model().objects.create_superuser("root", "r@example.org", "pw-root-1")
     client = Client()
     client.force_login(admin)
@@ -149,32 +149,6 @@ def test_a_verify_job_reports_on_the_run_page_and_dashboard_and_notifies(backed_
     assert "1 on the server but not archived (UIDs 3)" in page
     board = client.get("/").content.decode()
     assert "Backup verification" in board and "messages the archive lacks" in board
-
-
-@pytest.fixture
-def webhook():
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's API)
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.received = received
-    server.url = f"json://127.0.0.1:{server.server_port}/verify-hook"
-    yield server
-    server.shutdown()
 
 
 def test_a_verify_run_counts_the_messages_it_re_read_like_its_summary(backed_up):
